@@ -1,0 +1,13 @@
+"""The store: DuckDB tables, migrations and queries. The only package that runs SQL."""
+
+from __future__ import annotations
+
+from curator.store.core import Store as _Core
+from curator.store.pairs import DatasetSummary, IngestResult, PairsMixin
+
+
+class Store(PairsMixin, _Core):
+    """A Curator database file; see `curator.store.core` for the concurrency contract."""
+
+
+__all__ = ["DatasetSummary", "IngestResult", "Store"]

@@ -1,0 +1,147 @@
+"""The DuckDB store: the only place in Curator that runs SQL.
+
+One `Store` owns one DuckDB connection per process and runs every call on its own cursor, so the
+Streamlit sessions (threads) of one server can read and write at once. Values are always bound
+(`?`), identifiers come from allow-lists in curator.schema. Bulk data moves as Arrow tables.
+Other processes (workers, trainers) never open the file: they exchange Parquet with the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from curator.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+_OPEN: dict[str, Store] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("curator.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class Store:
+    """A Curator database file. Use `Store.open(path)` to share one instance per process."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
+        except duckdb.Error as e:
+            raise StoreError(f"could not open database {path}: {e}", op="open") from None
+        self._migrate()
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """The process-wide store for `path` (created on first use)."""
+        key = str(Path(path).resolve()) if str(path) != ":memory:" else ":memory:"
+        with _OPEN_LOCK:
+            store = _OPEN.get(key)
+            if store is None or store.closed:
+                store = _OPEN[key] = cls(path)
+            return store
+
+    @property
+    def closed(self) -> bool:
+        return self._con is None
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._con is None:
+            raise StoreError("the store is closed", op="cursor")
+        cur = self._con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside BEGIN ... COMMIT; any exception rolls everything back."""
+        with self.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK").fetchall()
+                raise
+            cur.execute("COMMIT").fetchall()
+
+    def execute(self, cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None,
+                *, op: str) -> duckdb.DuckDBPyConnection:
+        """Run one statement; every statement of the store passes here."""
+        logger.debug("%s: %s %s", op, " ".join(sql.split()), params)
+        try:
+            return cur.execute(sql, params or [])
+        except duckdb.Error as e:
+            raise StoreError(str(e), op=op, sql=sql) from e
+
+    def run(self, cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None,
+            *, op: str) -> None:
+        """Run a statement whose result is not needed (DuckDB 2 results must be drained)."""
+        self.execute(cur, sql, params, op=op).fetchall()
+
+    def query(self, sql: str, params: Sequence[Any] | None = None, *, op: str) -> pa.Table:
+        logger.debug("%s: %s %s", op, " ".join(sql.split()), params)
+        with self.cursor() as cur:
+            try:
+                return cur.sql(sql, params=list(params or [])).to_arrow_table()
+            except duckdb.Error as e:
+                raise StoreError(str(e), op=op, sql=sql) from e
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None, *, op: str) -> list[tuple]:
+        with self.cursor() as cur:
+            return self.execute(cur, sql, params, op=op).fetchall()
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None, *, op: str) -> Any:
+        with self.cursor() as cur:
+            rows = self.execute(cur, sql, params, op=op).fetchall()
+        row = rows[0] if rows else None
+        return None if row is None else row[0]
+
+    def _migrate(self) -> None:
+        with self.cursor() as cur:
+            self.run(cur, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                              "applied_at TIMESTAMP NOT NULL DEFAULT now())", op="migrate")
+            done = {r[0] for r in self.execute(cur, "SELECT version FROM schema_version", op="migrate").fetchall()}
+        for version, sql in _migrations():
+            if version in done:
+                continue
+            with self.transaction() as cur:
+                for statement in (s.strip() for s in sql.split(";")):
+                    if statement and not all(line.strip().startswith("--") for line in statement.splitlines()):
+                        self.run(cur, statement, op=f"migrate {version}")
+                self.run(cur, "INSERT INTO schema_version (version) VALUES (?)", [version], op="migrate")
+            logger.info("applied migration %03d to %s", version, self.path)
+
+    def schema_version(self) -> int:
+        return int(self.scalar("SELECT max(version) FROM schema_version", op="schema_version") or 0)
+
+    def checkpoint(self) -> None:
+        with self.cursor() as cur:
+            self.run(cur, "CHECKPOINT", op="checkpoint")

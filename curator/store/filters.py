@@ -1,0 +1,101 @@
+"""Turn a PairFilter into a WHERE clause with bound parameters. Nothing user-typed becomes SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from curator.schema import SIGNAL_COLUMNS, SORTABLE_COLUMNS, PairFilter
+
+# Each judgement counts once per (annotator, kind): the latest row is that annotator's label.
+LATEST_JUDGEMENTS = """
+    SELECT pair_id, kind, annotator, arg_max(choice, judgement_id) AS choice
+    FROM judgements GROUP BY pair_id, kind, annotator
+"""
+
+DISAGREEING_PAIRS = f"""
+    SELECT pair_id FROM (
+        SELECT pair_id, choice FROM ({LATEST_JUDGEMENTS}) WHERE choice IS NOT NULL
+        UNION ALL
+        SELECT pair_id, label FROM pairs WHERE label IS NOT NULL
+    ) GROUP BY pair_id HAVING count(DISTINCT choice) > 1
+"""
+
+LEN_DIFF = "CASE WHEN p.label = 'b' THEN p.len_b - p.len_a ELSE p.len_a - p.len_b END"
+
+
+def quote_ident(name: str, allowed: tuple[str, ...]) -> str:
+    """The one way an identifier enters SQL: it must be in an allow-list."""
+    if name not in allowed:
+        raise ValueError(f"Unknown column {name!r}; valid: {allowed}.")
+    return '"' + name + '"'
+
+
+def build_where(f: PairFilter) -> tuple[str, list[Any], bool]:
+    """Return (WHERE clause over alias `p` and signals alias `s`, params, needs signals join)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if f.datasets:
+        clauses.append("list_contains(?, p.dataset)")
+        params.append(list(f.datasets))
+    if f.splits:
+        clauses.append("list_contains(?, p.split)")
+        params.append(list(f.splits))
+    if f.judgement_source == "dataset label":
+        clauses.append("p.label IS NOT NULL")
+    elif f.judgement_source in ("human", "ai"):
+        clauses.append("p.pair_id IN (SELECT pair_id FROM judgements WHERE kind = ?)")
+        params.append(f.judgement_source)
+    elif f.judgement_source == "none":
+        clauses.append("p.label IS NULL AND p.pair_id NOT IN (SELECT pair_id FROM judgements)")
+    if f.has_disagreement is not None:
+        clauses.append(("" if f.has_disagreement else "NOT ") + f"p.pair_id IN ({DISAGREEING_PAIRS})")
+    lo, hi = f.prompt_len
+    if lo is not None:
+        clauses.append("p.len_prompt >= ?")
+        params.append(int(lo))
+    if hi is not None:
+        clauses.append("p.len_prompt <= ?")
+        params.append(int(hi))
+    lo, hi = f.response_len
+    if lo is not None:
+        clauses.append("least(p.len_a, p.len_b) >= ?")
+        params.append(int(lo))
+    if hi is not None:
+        clauses.append("greatest(p.len_a, p.len_b) <= ?")
+        params.append(int(hi))
+    if f.search.strip():
+        term = f.search.strip().lower()
+        clauses.append("(contains(lower(p.prompt), ?) OR contains(lower(p.response_a), ?) "
+                       "OR contains(lower(p.response_b), ?))")
+        params += [term, term, term]
+    if f.pair_ids:
+        clauses.append("list_contains(?, p.pair_id)")
+        params.append(list(f.pair_ids))
+    for name, lo, hi in f.signal_ranges:
+        col = "s." + quote_ident(name, SIGNAL_COLUMNS)
+        if lo is not None:
+            clauses.append(f"{col} >= ?")
+            params.append(float(lo))
+        if hi is not None:
+            clauses.append(f"{col} <= ?")
+            params.append(float(hi))
+    if f.clusters:
+        clauses.append("list_contains(?, s.cluster)")
+        params.append([int(c) for c in f.clusters])
+    for flag in f.flags:
+        clauses.append(f"s.{quote_ident(flag, SIGNAL_COLUMNS)}")
+    needs_signals = bool(f.signal_run)
+    return (" AND ".join(clauses) or "TRUE"), params, needs_signals
+
+
+def order_by(sort: str, descending: bool) -> str:
+    if sort in SIGNAL_COLUMNS:
+        col = "s." + quote_ident(sort, SIGNAL_COLUMNS)
+    elif sort == "len_diff":
+        col = LEN_DIFF
+    elif sort == "n_judgements":
+        col = "coalesce(jc.n_judgements, 0)"
+    else:
+        col = "p." + quote_ident(sort, SORTABLE_COLUMNS)
+    direction = "DESC" if descending else "ASC"
+    return f"{col} {direction} NULLS LAST, p.row_index, p.pair_id"

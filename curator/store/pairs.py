@@ -1,0 +1,279 @@
+"""Datasets, pairs and judgements: ingest, paging, detail, overview."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from curator.errors import StoreError
+from curator.schema import CHOICES, JUDGE_KINDS, PairFilter
+from curator.store.filters import DISAGREEING_PAIRS, LEN_DIFF, build_where, order_by
+
+# Columns a reader hands over per batch (see curator.io.batch.records_to_tables).
+INGEST_PAIR_COLUMNS = ("pair_id", "split", "row_index", "prompt", "prompt_messages", "response_a",
+                       "response_b", "label", "metadata")
+INGEST_JUDGEMENT_COLUMNS = ("pair_id", "kind", "annotator", "choice", "strength", "confidence",
+                            "rationale", "source", "details")
+
+PREVIEW_CHARS = 200
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    dataset: str
+    new_pairs: int
+    skipped_pairs: int
+    new_judgements: int
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    name: str
+    source: str
+    shape: str
+    version: int
+    pairs: int
+    labelled: int
+    judgements: int
+    human_judgements: int
+    ai_judgements: int
+
+
+class PairsMixin:
+    # -- ingest -------------------------------------------------------------------------------
+
+    def ingest(self, dataset: str, batches: Iterable[tuple[pa.Table, pa.Table]], *, source: str, shape: str,
+               on_progress: Callable[[int], None] | None = None) -> IngestResult:
+        """Add pairs and their judgements in one transaction; pairs already stored are skipped.
+
+        Args:
+            dataset: dataset name; created on first import.
+            batches: (pairs, judgements) Arrow tables with INGEST_PAIR_COLUMNS and
+                INGEST_JUDGEMENT_COLUMNS. Reading errors raised by the iterator roll back everything.
+            on_progress: called with the number of source records read so far.
+        """
+        if not dataset or not dataset.strip():
+            raise ValueError("`dataset` must be a non-empty name.")
+        new = skipped = judged = seen = 0
+        with self.transaction() as cur:
+            self.run(cur, "INSERT INTO datasets (name, source, shape) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                         [dataset, source, shape], op="ingest")
+            offset = self.execute(cur, "SELECT coalesce(max(row_index) + 1, 0) FROM pairs WHERE dataset = ?",
+                                  [dataset], op="ingest").fetchall()[0][0]
+            for pairs, judgements in batches:
+                _check_columns(pairs, INGEST_PAIR_COLUMNS, "pairs")
+                _check_columns(judgements, INGEST_JUDGEMENT_COLUMNS, "judgements")
+                cur.register("batch_pairs", pairs)
+                cur.register("batch_judgements", judgements)
+                self.run(cur, """
+                    CREATE OR REPLACE TEMP TABLE new_ids AS
+                    SELECT pair_id, min(row_index) AS row_index FROM batch_pairs b
+                    WHERE NOT EXISTS (SELECT 1 FROM pairs p WHERE p.pair_id = b.pair_id)
+                    GROUP BY pair_id""", op="ingest")
+                added = self.execute(cur, """
+                    INSERT INTO pairs (pair_id, dataset, split, row_index, prompt, prompt_messages, response_a,
+                                       response_b, label, metadata, len_prompt, len_a, len_b)
+                    SELECT b.pair_id, ?, b.split, b.row_index + ?, b.prompt, b.prompt_messages::JSON,
+                           b.response_a, b.response_b, b.label, b.metadata::JSON,
+                           length(b.prompt), length(b.response_a), length(b.response_b)
+                    FROM batch_pairs b JOIN new_ids n ON b.pair_id = n.pair_id AND b.row_index = n.row_index
+                    """, [dataset, offset], op="ingest").fetchall()[0][0]
+                votes = self.execute(cur, """
+                    INSERT INTO judgements (pair_id, kind, annotator, choice, strength, confidence, rationale,
+                                            source, details)
+                    SELECT pair_id, kind, annotator, choice, strength, confidence, rationale, source, details::JSON
+                    FROM batch_judgements WHERE pair_id IN (SELECT pair_id FROM new_ids)
+                    """, op="ingest").fetchall()[0][0]
+                cur.unregister("batch_pairs")
+                cur.unregister("batch_judgements")
+                new += added
+                skipped += pairs.num_rows - added
+                judged += votes
+                seen += pairs.num_rows
+                if on_progress:
+                    on_progress(seen)
+            if new:
+                self.run(cur, "UPDATE datasets SET version = version + 1 WHERE name = ?", [dataset], op="ingest")
+            elif not self.execute(cur, "SELECT count(*) FROM pairs WHERE dataset = ?", [dataset],
+                                  op="ingest").fetchall()[0][0]:
+                # Nothing new and nothing before: do not leave an empty dataset behind.
+                self.run(cur, "DELETE FROM datasets WHERE name = ?", [dataset], op="ingest")
+        return IngestResult(dataset, new, skipped, judged)
+
+    # -- judgements (append-only) -------------------------------------------------------------
+
+    def append_judgements(self, rows: list[dict[str, Any]]) -> int:
+        """Append judgements; a change of mind is a new row, nothing is ever updated or deleted."""
+        for i, r in enumerate(rows):
+            if r.get("kind") not in JUDGE_KINDS:
+                raise ValueError(f"judgement {i}: `kind` must be one of {JUDGE_KINDS}, got {r.get('kind')!r}.")
+            if r.get("choice") is not None and r["choice"] not in CHOICES:
+                raise ValueError(f"judgement {i}: `choice` must be one of {CHOICES}, got {r['choice']!r}.")
+            if not r.get("annotator"):
+                raise ValueError(f"judgement {i}: `annotator` is required.")
+        if not rows:
+            return 0
+        table = pa.Table.from_pylist([{
+            "pair_id": r["pair_id"], "kind": r["kind"], "annotator": r["annotator"], "choice": r.get("choice"),
+            "strength": r.get("strength"), "confidence": r.get("confidence"), "rationale": r.get("rationale"),
+            "source": r.get("source", "app"),
+            "details": None if r.get("details") is None else json.dumps(r["details"], ensure_ascii=False),
+        } for r in rows], schema=JUDGEMENT_BATCH_SCHEMA)
+        with self.transaction() as cur:
+            cur.register("new_judgements", table)
+            missing = self.execute(cur, "SELECT count(*) FROM new_judgements WHERE pair_id NOT IN "
+                                        "(SELECT pair_id FROM pairs)", op="append_judgements").fetchall()[0][0]
+            if missing:
+                raise ValueError(f"{missing} judgement(s) name a pair_id that is not in the store.")
+            n = self.execute(cur, """
+                INSERT INTO judgements (pair_id, kind, annotator, choice, strength, confidence, rationale,
+                                        source, details)
+                SELECT pair_id, kind, annotator, choice, strength, confidence, rationale, source, details::JSON
+                FROM new_judgements""", op="append_judgements").fetchall()[0][0]
+            cur.unregister("new_judgements")
+        return int(n)
+
+    def judgements(self, pair_id: str) -> pa.Table:
+        """Every judgement row of a pair, oldest first (the full log, superseded rows included)."""
+        return self.query("SELECT judgement_id, kind, annotator, choice, strength, confidence, rationale, source, "
+                          "details, created_at FROM judgements WHERE pair_id = ? ORDER BY judgement_id",
+                          [pair_id], op="judgements")
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def datasets(self) -> list[DatasetSummary]:
+        rows = self.rows("""
+            WITH pc AS (SELECT dataset, count(*) AS n, count(label) AS labelled FROM pairs GROUP BY dataset),
+                 jc AS (SELECT p.dataset, count(*) AS n, count(*) FILTER (WHERE j.kind = 'human') AS h,
+                               count(*) FILTER (WHERE j.kind = 'ai') AS a
+                        FROM judgements j JOIN pairs p USING (pair_id) GROUP BY p.dataset)
+            SELECT d.name, d.source, d.shape, d.version, coalesce(pc.n, 0), coalesce(pc.labelled, 0),
+                   coalesce(jc.n, 0), coalesce(jc.h, 0), coalesce(jc.a, 0)
+            FROM datasets d LEFT JOIN pc ON pc.dataset = d.name LEFT JOIN jc ON jc.dataset = d.name
+            ORDER BY d.created_at, d.name""", op="datasets")
+        return [DatasetSummary(*r) for r in rows]
+
+    def dataset_version(self, name: str) -> int:
+        version = self.scalar("SELECT version FROM datasets WHERE name = ?", [name], op="dataset_version")
+        if version is None:
+            raise StoreError(f"no dataset named {name!r}", op="dataset_version")
+        return int(version)
+
+    def splits(self, datasets: tuple[str, ...] = ()) -> list[str]:
+        where, params = ("WHERE list_contains(?, dataset)", [list(datasets)]) if datasets else ("", [])
+        return [r[0] for r in self.rows(f"SELECT DISTINCT split FROM pairs {where} ORDER BY 1", params, op="splits")]
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for `curator stats`: pairs, judgements and per-dataset pairs."""
+        pairs = self.scalar("SELECT count(*) FROM pairs", op="stats")
+        judgements = self.scalar("SELECT count(*) FROM judgements", op="stats")
+        return {
+            "pairs": int(pairs),
+            "judgements": int(judgements),
+            "datasets": [{"name": d.name, "pairs": d.pairs, "labelled": d.labelled, "judgements": d.judgements,
+                          "human_judgements": d.human_judgements, "ai_judgements": d.ai_judgements,
+                          "shape": d.shape, "source": d.source, "version": d.version}
+                         for d in self.datasets()],
+        }
+
+    def _from(self, f: PairFilter) -> tuple[str, list[Any]]:
+        where, params, needs_signals = build_where(f)
+        join, jparams = "", []
+        if needs_signals:
+            join, jparams = "LEFT JOIN signals s ON s.pair_id = p.pair_id AND s.run_id = ?", [f.signal_run]
+        return f"FROM pairs p {join} WHERE {where}", jparams + params
+
+    def count_pairs(self, f: PairFilter) -> int:
+        sql, params = self._from(f)
+        return int(self.scalar(f"SELECT count(*) {sql}", params, op="count_pairs"))
+
+    def pairs_page(self, f: PairFilter, *, sort: str = "row_index", descending: bool = False,
+                   limit: int = 50, offset: int = 0) -> pa.Table:
+        """One page of pairs with text previews (never the whole table)."""
+        if not 1 <= limit <= 10_000:
+            raise ValueError(f"`limit` must be between 1 and 10000, got {limit}.")
+        if offset < 0:
+            raise ValueError(f"`offset` must be >= 0, got {offset}.")
+        sql, params = self._from(f)
+        counts = ""
+        if sort == "n_judgements":
+            counts = "LEFT JOIN (SELECT pair_id, count(*) AS n_judgements FROM judgements GROUP BY pair_id) jc " \
+                     "ON jc.pair_id = p.pair_id"
+            sql = sql.replace("WHERE", counts + " WHERE", 1)
+        signal_cols = ", s.* EXCLUDE (run_id, pair_id, model_margins)" if f.signal_run else ""
+        page = self.query(f"""
+            SELECT p.pair_id, p.dataset, p.split, p.row_index, left(p.prompt, {PREVIEW_CHARS}) AS prompt,
+                   left(p.response_a, {PREVIEW_CHARS}) AS response_a,
+                   left(p.response_b, {PREVIEW_CHARS}) AS response_b, p.label,
+                   p.len_prompt, p.len_a, p.len_b, {LEN_DIFF} AS len_diff {signal_cols}
+            {sql} ORDER BY {order_by(sort, descending)} LIMIT ? OFFSET ?""", params + [limit, offset],
+                          op="pairs_page")
+        counts = self.query("""
+            SELECT pair_id, count(*) AS n_judgements, count(*) FILTER (WHERE kind = 'human') AS n_human,
+                   count(*) FILTER (WHERE kind = 'ai') AS n_ai
+            FROM judgements WHERE list_contains(?, pair_id) GROUP BY pair_id""",
+                            [page.column("pair_id").to_pylist()], op="pairs_page")
+        by_id = {r["pair_id"]: r for r in counts.to_pylist()}
+        for col in ("n_judgements", "n_human", "n_ai"):
+            values = [by_id.get(pid, {}).get(col, 0) for pid in page.column("pair_id").to_pylist()]
+            page = page.append_column(col, pa.array(values, pa.int64()))
+        return page
+
+    def pair(self, pair_id: str) -> dict[str, Any] | None:
+        """The full pair, with metadata and prompt messages decoded, or None."""
+        rows = self.query("SELECT * EXCLUDE (created_at) FROM pairs WHERE pair_id = ?", [pair_id],
+                          op="pair").to_pylist()
+        if not rows:
+            return None
+        row = rows[0]
+        row["prompt_messages"] = json.loads(row["prompt_messages"]) if row["prompt_messages"] else None
+        row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
+        return row
+
+    def pairs_for_compute(self, dataset: str) -> pa.Table:
+        """Full text of every pair of a dataset, in source order, for a signals job."""
+        return self.query("SELECT pair_id, split, prompt, prompt_messages, response_a, response_b, label "
+                          "FROM pairs WHERE dataset = ? ORDER BY row_index", [dataset], op="pairs_for_compute")
+
+    def overview(self, dataset: str) -> dict[str, Any]:
+        """Counts and label sources of one dataset, for the overview page."""
+        by_split = self.rows("SELECT split, count(*), count(label) FROM pairs WHERE dataset = ? GROUP BY split "
+                             "ORDER BY split", [dataset], op="overview")
+        sources = self.rows("""
+            SELECT j.kind, j.annotator, count(*), count(DISTINCT j.pair_id)
+            FROM judgements j JOIN pairs p USING (pair_id) WHERE p.dataset = ?
+            GROUP BY j.kind, j.annotator ORDER BY j.kind, count(*) DESC""", [dataset], op="overview")
+        choices = self.rows("""
+            SELECT j.kind, coalesce(j.choice, 'none'), count(*) FROM judgements j JOIN pairs p USING (pair_id)
+            WHERE p.dataset = ? GROUP BY 1, 2 ORDER BY 1, 2""", [dataset], op="overview")
+        disagreeing = self.scalar(f"SELECT count(*) FROM pairs WHERE dataset = ? AND pair_id IN ({DISAGREEING_PAIRS})",
+                                  [dataset], op="overview")
+        return {
+            "splits": [{"split": s, "pairs": n, "labelled": lab} for s, n, lab in by_split],
+            "label_sources": [{"kind": k, "annotator": a, "judgements": n, "pairs": np_} for k, a, n, np_ in sources],
+            "choices": [{"kind": k, "choice": c, "count": n} for k, c, n in choices],
+            "disagreeing_pairs": int(disagreeing),
+        }
+
+    def lengths(self, dataset: str, *, sample: int = 50_000) -> pa.Table:
+        """Prompt and response lengths of (a sample of) a dataset, for length plots."""
+        return self.query("SELECT split, label, len_prompt, len_a, len_b FROM pairs WHERE dataset = ? "
+                          "USING SAMPLE reservoir(? ROWS) REPEATABLE (0)", [dataset, sample], op="lengths")
+
+
+JUDGEMENT_BATCH_SCHEMA = pa.schema([
+    ("pair_id", pa.string()), ("kind", pa.string()), ("annotator", pa.string()), ("choice", pa.string()),
+    ("strength", pa.float64()), ("confidence", pa.float64()), ("rationale", pa.string()),
+    ("source", pa.string()), ("details", pa.string()),
+])
+
+
+def _check_columns(table: pa.Table, expected: tuple[str, ...], what: str) -> None:
+    missing = [c for c in expected if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{what} batch lacks columns {missing}; expected {list(expected)}.")
+
