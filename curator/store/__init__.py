@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from curator.store.core import Store as _Core
 from curator.store.pairs import DatasetSummary, IngestResult, PairsMixin
+from curator.store.signals import SignalRun, SignalsMixin
 
 
-class Store(PairsMixin, _Core):
+class Store(PairsMixin, SignalsMixin, _Core):
     """A Curator database file; see `curator.store.core` for the concurrency contract."""
 
 
-__all__ = ["DatasetSummary", "IngestResult", "Store"]
+__all__ = ["DatasetSummary", "IngestResult", "SignalRun", "Store"]
