@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from curator.errors import StoreError
+from curator.io.batch import batched
+from curator.schema import Judgement, PairFilter, PairRecord
+
+
+def _records(n: int, *, votes: bool = True) -> list[PairRecord]:
+    return [
+        PairRecord(
+            prompt=[{"role": "user", "content": f"question {i}"}],
+            response_a="good answer " * (i % 7 + 1),
+            response_b=f"bad {i}",
+            label="a" if i % 4 else "b",
+            split="train" if i % 5 else "test",
+            judgements=(Judgement("human", "ann1", "a"), Judgement("human", "ann2", "b" if i % 3 == 0 else "a"))
+            if votes else (),
+        )
+        for i in range(n)
+    ]
+
+
+def test_ingest_is_idempotent_and_counts(make_store):
+    store = make_store()
+    first = store.ingest("d", batched(_records(50), source="f", size=16), source="f", shape="explicit")
+    again = store.ingest("d", batched(_records(50), source="f", size=16), source="f", shape="explicit")
+    assert (first.new_pairs, first.new_judgements) == (50, 100)
+    assert (again.new_pairs, again.skipped_pairs, again.new_judgements) == (0, 50, 0)
+    stats = store.stats()
+    assert stats["pairs"] == 50 and stats["judgements"] == 100
+    assert stats["datasets"][0]["name"] == "d" and stats["datasets"][0]["version"] == 1
+
+
+def test_failed_ingest_imports_nothing(make_store):
+    store = make_store()
+
+    def broken():
+        yield from batched(_records(10), source="f", size=5)
+        raise ValueError("record 11 is broken")
+
+    with pytest.raises(ValueError, match="record 11"):
+        store.ingest("d", broken(), source="f", shape="explicit")
+    assert store.stats() == {"pairs": 0, "judgements": 0, "datasets": []}
+
+
+def test_filters_paging_and_sort(make_store):
+    store = make_store(_records(40))
+    everything = PairFilter()
+    assert store.count_pairs(everything) == 40
+    assert store.count_pairs(PairFilter(splits=("test",))) == 8
+    assert store.count_pairs(PairFilter(has_disagreement=True)) > 0
+    assert store.count_pairs(PairFilter(search="QUESTION 1")) == 11  # 1, 10..19
+    page = store.pairs_page(everything, sort="len_a", descending=True, limit=7, offset=0)
+    lens = page.column("len_a").to_pylist()
+    assert lens == sorted(lens, reverse=True) and page.num_rows == 7
+    ids = set()
+    for offset in range(0, 40, 7):
+        ids |= set(store.pairs_page(everything, limit=7, offset=offset).column("pair_id").to_pylist())
+    assert len(ids) == 40
+
+
+def test_search_is_bound_not_sql(make_store):
+    store = make_store(_records(5))
+    assert store.count_pairs(PairFilter(search="'; DROP TABLE pairs; --")) == 0
+    assert store.count_pairs(PairFilter(search="%")) == 0
+    assert store.stats()["pairs"] == 5
+    with pytest.raises(ValueError, match="Unknown column"):
+        store.pairs_page(PairFilter(), sort="len_a; DROP TABLE pairs")
+
+
+def test_judgements_are_append_only(make_store):
+    store = make_store(_records(3, votes=False))
+    pid = _records(3)[0].pair_id
+    store.append_judgements([{"pair_id": pid, "kind": "human", "annotator": "x", "choice": "a"}])
+    store.append_judgements([{"pair_id": pid, "kind": "human", "annotator": "x", "choice": "b"}])
+    log = store.judgements(pid).to_pylist()
+    assert [r["choice"] for r in log] == ["a", "b"]
+    with pytest.raises(ValueError, match="choice"):
+        store.append_judgements([{"pair_id": pid, "kind": "human", "annotator": "x", "choice": "maybe"}])
+    with pytest.raises(ValueError, match="not in the store"):
+        store.append_judgements([{"pair_id": "nope", "kind": "human", "annotator": "x", "choice": "a"}])
+    assert len(store.judgements(pid)) == 2
+
+
+def test_concurrent_label_writes_lose_nothing(make_store):
+    store = make_store(_records(20, votes=False))
+    ids = [r.pair_id for r in _records(20)]
+    errors: list[BaseException] = []
+
+    def label(worker: int) -> None:
+        try:
+            for i in range(25):
+                store.append_judgements([{"pair_id": ids[i % 20], "kind": "human", "annotator": f"w{worker}",
+                                          "choice": "a" if i % 2 else "b"}])
+                store.pairs_page(PairFilter(), limit=5)
+        except BaseException as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=label, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert store.stats()["judgements"] == 8 * 25
+
+
+def test_migrations_are_versioned_and_reopen_cleanly(tmp_path):
+    from curator.store import Store
+
+    path = tmp_path / "x.duckdb"
+    store = Store(path)
+    assert store.schema_version() >= 1
+    store.close()
+    again = Store(path)
+    assert again.schema_version() >= 1
+    again.close()
+    with pytest.raises(StoreError):
+        again.stats()
