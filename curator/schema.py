@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+import pyarrow as pa
+
 Messages = list[dict[str, str]]
 Prompt = str | Messages
 
@@ -73,6 +75,18 @@ JUDGEMENT_COLUMNS: tuple[str, ...] = (
     "details",
 )
 
+# The Arrow batches a reader hands to `Store.ingest` (one row per pair, one per judgement).
+PAIR_BATCH_SCHEMA = pa.schema([
+    ("pair_id", pa.string()), ("split", pa.string()), ("row_index", pa.int64()), ("prompt", pa.string()),
+    ("prompt_messages", pa.string()), ("response_a", pa.string()), ("response_b", pa.string()),
+    ("label", pa.string()), ("metadata", pa.string()),
+])
+JUDGEMENT_BATCH_SCHEMA = pa.schema([
+    ("pair_id", pa.string()), ("kind", pa.string()), ("annotator", pa.string()), ("choice", pa.string()),
+    ("strength", pa.float64()), ("confidence", pa.float64()), ("rationale", pa.string()),
+    ("source", pa.string()), ("details", pa.string()),
+])
+
 # Per-pair signal columns a signals run may fill (see curator/signals). Higher margin means the
 # labelled chosen response is more clearly better.
 SIGNAL_COLUMNS: tuple[str, ...] = (
@@ -118,18 +132,27 @@ def prompt_text(prompt: Prompt) -> str:
     return "\n".join(f"{m['role']}: {m['content']}" for m in prompt)
 
 
-def compute_pair_id(prompt: Prompt, response_a: str, response_b: str) -> str:
+def compute_pair_id(prompt: Prompt, response_a: str, response_b: str, source_key: str | None = None) -> str:
     """Stable content hash of a pair: the same prompt and responses give the same id.
+
+    ``source_key`` (optional) is the source's own identity for pairs whose texts repeat as
+    separate items (PandaLM rates the same two outputs for different model pairs); without it
+    the id depends on the text only.
 
     >>> compute_pair_id("2+2?", "4", "5") == compute_pair_id("2+2?", "4", "5")
     True
     >>> compute_pair_id("2+2?", "4", "5") == compute_pair_id("2+2?", "5", "4")
+    False
+    >>> compute_pair_id("2+2?", "4", "5") == compute_pair_id("2+2?", "4", "5", source_key="idx:7")
     False
     """
     key = prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False, sort_keys=True)
     h = hashlib.blake2b(digest_size=10)
     for part in (key, response_a, response_b):
         h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    if source_key:
+        h.update(source_key.encode("utf-8", "surrogatepass"))
         h.update(b"\x1f")
     return h.hexdigest()
 
@@ -159,10 +182,11 @@ class PairRecord:
     split: str = "train"
     metadata: dict[str, Any] = field(default_factory=dict)
     judgements: tuple[Judgement, ...] = ()
+    source_key: str | None = None  # see compute_pair_id: set only where a source repeats texts as items
 
     @property
     def pair_id(self) -> str:
-        return compute_pair_id(self.prompt, self.response_a, self.response_b)
+        return compute_pair_id(self.prompt, self.response_a, self.response_b, self.source_key)
 
     @property
     def chosen(self) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from curator.errors import StoreError
-from curator.schema import CHOICES, JUDGE_KINDS, PairFilter
+from curator.schema import CHOICES, JUDGE_KINDS, JUDGEMENT_BATCH_SCHEMA, PairFilter
 from curator.store.filters import DISAGREEING_PAIRS, LEN_DIFF, build_where, order_by
 
 # Columns a reader hands over per batch (see curator.io.batch.records_to_tables).
@@ -62,6 +62,7 @@ class PairsMixin:
         with self.transaction() as cur:
             self.run(cur, "INSERT INTO datasets (name, source, shape) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                          [dataset, source, shape], op="ingest")
+            self.run(cur, "CREATE OR REPLACE TEMP TABLE ingest_new_ids (pair_id VARCHAR)", op="ingest")
             offset = self.execute(cur, "SELECT coalesce(max(row_index) + 1, 0) FROM pairs WHERE dataset = ?",
                                   [dataset], op="ingest").fetchall()[0][0]
             for pairs, judgements in batches:
@@ -87,7 +88,9 @@ class PairsMixin:
                                             source, details)
                     SELECT pair_id, kind, annotator, choice, strength, confidence, rationale, source, details::JSON
                     FROM batch_judgements WHERE pair_id IN (SELECT pair_id FROM new_ids)
+                       OR pair_id IN (SELECT pair_id FROM ingest_new_ids)
                     """, op="ingest").fetchall()[0][0]
+                self.run(cur, "INSERT INTO ingest_new_ids SELECT pair_id FROM new_ids", op="ingest")
                 cur.unregister("batch_pairs")
                 cur.unregister("batch_judgements")
                 new += added
@@ -204,14 +207,22 @@ class PairsMixin:
             counts = "LEFT JOIN (SELECT pair_id, count(*) AS n_judgements FROM judgements GROUP BY pair_id) jc " \
                      "ON jc.pair_id = p.pair_id"
             sql = sql.replace("WHERE", counts + " WHERE", 1)
-        signal_cols = ", s.* EXCLUDE (run_id, pair_id, model_margins)" if f.signal_run else ""
+        # Late materialization: sort only the keys to find the page's ids, then fetch the previews of
+        # those ids. Sorting with the text previews projected costs ~10x more CPU at deep offsets
+        # (bench/bench_page.py).
+        ids = self.query(f"SELECT p.pair_id {sql} ORDER BY {order_by(sort, descending)} LIMIT ? OFFSET ?",
+                         params + [limit, offset], op="pairs_page").column("pair_id").to_pylist()
+        signal_cols, join, jparams = "", "", []
+        if f.signal_run:
+            signal_cols = ", s.* EXCLUDE (run_id, pair_id, model_margins)"
+            join, jparams = "LEFT JOIN signals s ON s.pair_id = p.pair_id AND s.run_id = ?", [f.signal_run]
         page = self.query(f"""
             SELECT p.pair_id, p.dataset, p.split, p.row_index, left(p.prompt, {PREVIEW_CHARS}) AS prompt,
                    left(p.response_a, {PREVIEW_CHARS}) AS response_a,
                    left(p.response_b, {PREVIEW_CHARS}) AS response_b, p.label,
                    p.len_prompt, p.len_a, p.len_b, {LEN_DIFF} AS len_diff {signal_cols}
-            {sql} ORDER BY {order_by(sort, descending)} LIMIT ? OFFSET ?""", params + [limit, offset],
-                          op="pairs_page")
+            FROM pairs p {join} WHERE list_contains(?, p.pair_id) ORDER BY list_position(?, p.pair_id)""",
+                          jparams + [ids, ids], op="pairs_page")
         counts = self.query("""
             SELECT pair_id, count(*) AS n_judgements, count(*) FILTER (WHERE kind = 'human') AS n_human,
                    count(*) FILTER (WHERE kind = 'ai') AS n_ai
@@ -265,11 +276,6 @@ class PairsMixin:
                           "USING SAMPLE reservoir(? ROWS) REPEATABLE (0)", [dataset, sample], op="lengths")
 
 
-JUDGEMENT_BATCH_SCHEMA = pa.schema([
-    ("pair_id", pa.string()), ("kind", pa.string()), ("annotator", pa.string()), ("choice", pa.string()),
-    ("strength", pa.float64()), ("confidence", pa.float64()), ("rationale", pa.string()),
-    ("source", pa.string()), ("details", pa.string()),
-])
 
 
 def _check_columns(table: pa.Table, expected: tuple[str, ...], what: str) -> None:

@@ -121,3 +121,15 @@ def test_migrations_are_versioned_and_reopen_cleanly(tmp_path):
     again.close()
     with pytest.raises(StoreError):
         again.stats()
+
+
+def test_votes_of_a_pair_repeated_in_a_later_batch_are_kept(make_store):
+    """One-row-per-vote sources repeat a pair; its votes count even when a repeat lands in another batch."""
+    store = make_store()
+    base = _records(1, votes=False)[0]
+    rows = [PairRecord(prompt=base.prompt, response_a=base.response_a, response_b=base.response_b,
+                       judgements=(Judgement("human", f"ann{i}", "a"),)) for i in range(5)]
+    result = store.ingest("d", batched(rows, source="f", size=2), source="f", shape="votes")
+    assert (result.new_pairs, result.new_judgements) == (1, 5)
+    again = store.ingest("d", batched(rows, source="f", size=2), source="f", shape="votes")
+    assert (again.new_pairs, again.new_judgements) == (0, 0)
