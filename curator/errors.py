@@ -27,3 +27,7 @@ class StoreError(CuratorError):
         self.op = op
         self.sql = sql
         super().__init__(f"{op}: {message}" if op else message)
+
+
+class JobError(CuratorError):
+    """A background job cannot do what was asked (unknown job, wrong state, missing worker output)."""

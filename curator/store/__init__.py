@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from curator.store.annotate import AnnotateMixin
+from curator.store.browse import BrowseMixin
 from curator.store.core import Store as _Core
+from curator.store.curate import CurateMixin
+from curator.store.jobs import Job, JobsMixin
 from curator.store.pairs import DatasetSummary, IngestResult, PairsMixin
 from curator.store.signals import SignalRun, SignalsMixin
 
 
-class Store(PairsMixin, SignalsMixin, _Core):
+class Store(AnnotateMixin, BrowseMixin, CurateMixin, PairsMixin, SignalsMixin, JobsMixin, _Core):
     """A Curator database file; see `curator.store.core` for the concurrency contract."""
 
 
-__all__ = ["DatasetSummary", "IngestResult", "SignalRun", "Store"]
+__all__ = ["DatasetSummary", "IngestResult", "Job", "SignalRun", "Store"]

@@ -20,6 +20,27 @@ DISAGREEING_PAIRS = f"""
     ) GROUP BY pair_id HAVING count(DISTINCT choice) > 1
 """
 
+def refresh_votes_sql(touched: str) -> str:
+    """UPDATE of the per-pair judgement summary (migration 009) for the pairs in `touched`, a SELECT
+    of pair_id over a registered table; `touched` is a constant of the store, never user input."""
+    return f"""
+    UPDATE pairs SET n_judgements = v.n_judgements, n_human = v.n_human, n_ai = v.n_ai, disagree = v.disagree
+    FROM (
+        WITH j AS (SELECT * FROM judgements WHERE pair_id IN ({touched})),
+        counts AS (
+            SELECT pair_id, count(*) AS n_judgements, count(*) FILTER (WHERE kind = 'human') AS n_human,
+                   count(*) FILTER (WHERE kind = 'ai') AS n_ai
+            FROM j GROUP BY pair_id),
+        latest AS (SELECT pair_id, kind, annotator, arg_max(choice, judgement_id) AS choice
+                   FROM j GROUP BY pair_id, kind, annotator),
+        votes AS (SELECT pair_id, choice FROM latest WHERE choice IS NOT NULL
+                  UNION ALL SELECT p.pair_id, p.label FROM pairs p JOIN counts c ON c.pair_id = p.pair_id
+                  WHERE p.label IS NOT NULL),
+        dis AS (SELECT pair_id, count(DISTINCT choice) > 1 AS disagree FROM votes GROUP BY pair_id)
+        SELECT c.*, coalesce(d.disagree, false) AS disagree FROM counts c LEFT JOIN dis d ON d.pair_id = c.pair_id
+    ) v WHERE pairs.pair_id = v.pair_id"""
+
+
 LEN_DIFF = "CASE WHEN p.label = 'b' THEN p.len_b - p.len_a ELSE p.len_a - p.len_b END"
 
 
@@ -42,13 +63,14 @@ def build_where(f: PairFilter) -> tuple[str, list[Any], bool]:
         params.append(list(f.splits))
     if f.judgement_source == "dataset label":
         clauses.append("p.label IS NOT NULL")
-    elif f.judgement_source in ("human", "ai"):
-        clauses.append("p.pair_id IN (SELECT pair_id FROM judgements WHERE kind = ?)")
-        params.append(f.judgement_source)
+    elif f.judgement_source == "human":
+        clauses.append("p.n_human > 0")
+    elif f.judgement_source == "ai":
+        clauses.append("p.n_ai > 0")
     elif f.judgement_source == "none":
-        clauses.append("p.label IS NULL AND p.pair_id NOT IN (SELECT pair_id FROM judgements)")
+        clauses.append("p.label IS NULL AND p.n_judgements = 0")
     if f.has_disagreement is not None:
-        clauses.append(("" if f.has_disagreement else "NOT ") + f"p.pair_id IN ({DISAGREEING_PAIRS})")
+        clauses.append("p.disagree" if f.has_disagreement else "NOT p.disagree")
     lo, hi = f.prompt_len
     if lo is not None:
         clauses.append("p.len_prompt >= ?")
@@ -94,7 +116,7 @@ def order_by(sort: str, descending: bool) -> str:
     elif sort == "len_diff":
         col = LEN_DIFF
     elif sort == "n_judgements":
-        col = "coalesce(jc.n_judgements, 0)"
+        col = "p.n_judgements"
     else:
         col = "p." + quote_ident(sort, SORTABLE_COLUMNS)
     direction = "DESC" if descending else "ASC"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ import pyarrow as pa
 
 from curator.errors import StoreError
 from curator.schema import CHOICES, JUDGE_KINDS, JUDGEMENT_BATCH_SCHEMA, PairFilter
-from curator.store.filters import DISAGREEING_PAIRS, LEN_DIFF, build_where, order_by
+from curator.store.filters import LEN_DIFF, build_where, order_by, refresh_votes_sql
 
 # Columns a reader hands over per batch (see curator.io.batch.records_to_tables).
 INGEST_PAIR_COLUMNS = ("pair_id", "split", "row_index", "prompt", "prompt_messages", "response_a",
@@ -20,6 +21,10 @@ INGEST_JUDGEMENT_COLUMNS = ("pair_id", "kind", "annotator", "choice", "strength"
                             "rationale", "source", "details")
 
 PREVIEW_CHARS = 200
+
+# Writes of judgements update the pairs' vote summary columns; DuckDB rejects concurrent UPDATEs of
+# the same rows ("Conflict on update"), so judgement writes of this process take turns.
+_JUDGEMENT_WRITES = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,10 @@ class PairsMixin:
                        OR pair_id IN (SELECT pair_id FROM ingest_new_ids)
                     """, op="ingest").fetchall()[0][0]
                 self.run(cur, "INSERT INTO ingest_new_ids SELECT pair_id FROM new_ids", op="ingest")
+                if votes:
+                    # Only pairs this import created (no other transaction can touch them: no conflicts).
+                    self.run(cur, refresh_votes_sql("SELECT pair_id FROM batch_judgements WHERE pair_id IN "
+                                                    "(SELECT pair_id FROM ingest_new_ids)"), op="ingest")
                 cur.unregister("batch_pairs")
                 cur.unregister("batch_judgements")
                 new += added
@@ -126,7 +135,7 @@ class PairsMixin:
             "source": r.get("source", "app"),
             "details": None if r.get("details") is None else json.dumps(r["details"], ensure_ascii=False),
         } for r in rows], schema=JUDGEMENT_BATCH_SCHEMA)
-        with self.transaction() as cur:
+        with _JUDGEMENT_WRITES, self.transaction() as cur:
             cur.register("new_judgements", table)
             missing = self.execute(cur, "SELECT count(*) FROM new_judgements WHERE pair_id NOT IN "
                                         "(SELECT pair_id FROM pairs)", op="append_judgements").fetchall()[0][0]
@@ -137,6 +146,7 @@ class PairsMixin:
                                         source, details)
                 SELECT pair_id, kind, annotator, choice, strength, confidence, rationale, source, details::JSON
                 FROM new_judgements""", op="append_judgements").fetchall()[0][0]
+            self.run(cur, refresh_votes_sql("SELECT pair_id FROM new_judgements"), op="append_judgements")
             cur.unregister("new_judgements")
         return int(n)
 
@@ -202,11 +212,6 @@ class PairsMixin:
         if offset < 0:
             raise ValueError(f"`offset` must be >= 0, got {offset}.")
         sql, params = self._from(f)
-        counts = ""
-        if sort == "n_judgements":
-            counts = "LEFT JOIN (SELECT pair_id, count(*) AS n_judgements FROM judgements GROUP BY pair_id) jc " \
-                     "ON jc.pair_id = p.pair_id"
-            sql = sql.replace("WHERE", counts + " WHERE", 1)
         # Late materialization: sort only the keys to find the page's ids, then fetch the previews of
         # those ids. Sorting with the text previews projected costs ~10x more CPU at deep offsets
         # (bench/bench_page.py).
@@ -220,18 +225,10 @@ class PairsMixin:
             SELECT p.pair_id, p.dataset, p.split, p.row_index, left(p.prompt, {PREVIEW_CHARS}) AS prompt,
                    left(p.response_a, {PREVIEW_CHARS}) AS response_a,
                    left(p.response_b, {PREVIEW_CHARS}) AS response_b, p.label,
-                   p.len_prompt, p.len_a, p.len_b, {LEN_DIFF} AS len_diff {signal_cols}
+                   p.len_prompt, p.len_a, p.len_b, {LEN_DIFF} AS len_diff {signal_cols},
+                   p.n_judgements::BIGINT AS n_judgements, p.n_human::BIGINT AS n_human, p.n_ai::BIGINT AS n_ai
             FROM pairs p {join} WHERE list_contains(?, p.pair_id) ORDER BY list_position(?, p.pair_id)""",
                           jparams + [ids, ids], op="pairs_page")
-        counts = self.query("""
-            SELECT pair_id, count(*) AS n_judgements, count(*) FILTER (WHERE kind = 'human') AS n_human,
-                   count(*) FILTER (WHERE kind = 'ai') AS n_ai
-            FROM judgements WHERE list_contains(?, pair_id) GROUP BY pair_id""",
-                            [page.column("pair_id").to_pylist()], op="pairs_page")
-        by_id = {r["pair_id"]: r for r in counts.to_pylist()}
-        for col in ("n_judgements", "n_human", "n_ai"):
-            values = [by_id.get(pid, {}).get(col, 0) for pid in page.column("pair_id").to_pylist()]
-            page = page.append_column(col, pa.array(values, pa.int64()))
         return page
 
     def pair(self, pair_id: str) -> dict[str, Any] | None:
@@ -261,7 +258,7 @@ class PairsMixin:
         choices = self.rows("""
             SELECT j.kind, coalesce(j.choice, 'none'), count(*) FROM judgements j JOIN pairs p USING (pair_id)
             WHERE p.dataset = ? GROUP BY 1, 2 ORDER BY 1, 2""", [dataset], op="overview")
-        disagreeing = self.scalar(f"SELECT count(*) FROM pairs WHERE dataset = ? AND pair_id IN ({DISAGREEING_PAIRS})",
+        disagreeing = self.scalar("SELECT count(*) FROM pairs WHERE dataset = ? AND disagree",
                                   [dataset], op="overview")
         return {
             "splits": [{"split": s, "pairs": n, "labelled": lab} for s, n, lab in by_split],
@@ -269,11 +266,6 @@ class PairsMixin:
             "choices": [{"kind": k, "choice": c, "count": n} for k, c, n in choices],
             "disagreeing_pairs": int(disagreeing),
         }
-
-    def lengths(self, dataset: str, *, sample: int = 50_000) -> pa.Table:
-        """Prompt and response lengths of (a sample of) a dataset, for length plots."""
-        return self.query("SELECT split, label, len_prompt, len_a, len_b FROM pairs WHERE dataset = ? "
-                          "USING SAMPLE reservoir(? ROWS) REPEATABLE (0)", [dataset, sample], op="lengths")
 
 
 

@@ -85,10 +85,12 @@ class SignalsMixin:
         if bad:
             raise ValueError(f"Unknown signal columns {bad}; valid: {SIGNAL_COLUMNS}.")
         cols = ", ".join(["s.pair_id", "p.split", "p.label", *(f"s.{c}" for c in columns)])
-        tail, params = ("USING SAMPLE reservoir(? ROWS) REPEATABLE (0)", [run_id, int(sample)]) if sample \
-            else ("", [run_id])
-        return self.query(f"SELECT {cols} FROM signals s JOIN pairs p USING (pair_id) WHERE s.run_id = ? {tail}",
-                          params, op="signals")
+        sql = f"SELECT {cols} FROM signals s JOIN pairs p USING (pair_id) WHERE s.run_id = ?"
+        if sample:
+            # A sample size cannot be a bound parameter; int() keeps it a literal. Sampling happens
+            # before WHERE in DuckDB, so sample the filtered rows in a subquery.
+            sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (0)"
+        return self.query(sql, [run_id], op="signals")
 
     def clusters(self, run_id: str) -> pa.Table:
         return self.query("SELECT cluster, name, size, terms FROM clusters WHERE run_id = ? ORDER BY size DESC",

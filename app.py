@@ -1,0 +1,85 @@
+"""Curator home page: what this is, the datasets in the database, and a way to load data.
+
+Run with `curator serve --db PATH` (or `streamlit run app.py` with CURATOR_DB=PATH). The other
+pages are the files in pages/, numbered in sidebar order; adding a page is adding a file there.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from curator import ui
+from curator.errors import CuratorError
+from curator.ui import keys, loading
+
+ui.page_setup("Home")
+
+with ui.errors_shown():
+    ui.dataset_picker()
+    st.title("Curator")
+    st.markdown(
+        "Curate LLM preference data: load **prompt / chosen / rejected** pairs, browse and search them at "
+        "million-pair scale, see who labelled what and where judges disagree, then (on the signal pages) "
+        "reward margins, uncertainty and clusters, and export a curated subset for reward-model or DPO training.")
+
+    st.subheader("Datasets")
+    st.caption(f"Database: {ui.inline(ui.db_path(), max_chars=200)}")
+    summaries = ui.datasets()
+    if summaries:
+        st.dataframe(
+            [{"dataset": d.name, "pairs": d.pairs, "labelled": d.labelled, "human": d.human_judgements,
+              "AI": d.ai_judgements, "shape": d.shape, "source": d.source, "version": d.version} for d in summaries],
+            hide_index=True, width="stretch", key="home.datasets",
+            column_config={c: st.column_config.NumberColumn(c, format="localized")
+                           for c in ("pairs", "labelled", "human", "AI")})
+        with st.container(horizontal=True):
+            for d in summaries[:8]:
+                st.page_link(ui.BROWSE_PAGE, label=f"Browse {ui.inline(d.name, max_chars=30)}",
+                             icon=":material/table_rows:", query_params={keys.DATASET: d.name})
+                st.page_link(ui.OVERVIEW_PAGE, label=f"Overview of {ui.inline(d.name, max_chars=30)}",
+                             icon=":material/bar_chart:", query_params={keys.DATASET: d.name})
+    else:
+        st.info("This database has no pairs yet: upload a file or load the demo data below.", icon=":material/inbox:")
+
+    st.subheader("Load data")
+    if loading.io_module() is None:
+        st.warning("Importing needs `curator.io`, which this installation does not have yet. "
+                   "Use `curator ingest FILE --db PATH` once it is available.", icon=":material/warning:")
+    done = st.session_state.pop(keys.HOME_RESULT, None)
+    if done:
+        st.success(ui.inline(done, max_chars=300), icon=":material/check:")
+    upload_tab, demo_tab = st.tabs(["Upload a file", "Demo data"])
+    with upload_tab, st.form("home.upload", border=False):
+        upload = st.file_uploader("Preference pairs", type=loading.UPLOAD_TYPES, key="home.file",
+                                  help="JSONL, JSON, Parquet or CSV (optionally .gz) with prompt/chosen/rejected "
+                                       "(or A/B + label) fields; conversations, ratings and votes are detected.")
+        c1, c2 = st.columns(2)
+        name = c1.text_input("Dataset name", key="home.name", placeholder="default: the file name")
+        shape = c2.selectbox("Record shape", loading.shapes(), key="home.shape",
+                             help="Leave on 'detect' unless the detected shape is wrong.")
+        submitted = st.form_submit_button("Import", key="home.import", type="primary", icon=":material/upload:",
+                                          disabled=loading.io_module() is None)
+    with upload_tab:
+        if submitted and upload is None:
+            st.error("Choose a file first.")
+        elif submitted:
+            try:
+                result = loading.import_file(upload.name, upload.getvalue(), shape=shape,
+                                             dataset=name.strip() or loading.dataset_name_from(upload.name))
+            except CuratorError as e:
+                st.error(f"Nothing was imported. {ui.inline(str(e), max_chars=2000)}", icon=":material/error:")
+            else:
+                st.session_state[keys.HOME_RESULT] = loading.result_message(result)
+                st.rerun()
+    with demo_tab:
+        st.markdown("3,000 generated pairs with planted structure: topics, a known share of flipped labels, "
+                    "ties and a length bias, plus human and AI judgements. The ground truth is kept beside it.")
+        if st.button("Load demo data", key="home.demo", icon=":material/science:",
+                     type="secondary" if summaries else "primary", disabled=loading.io_module() is None):
+            try:
+                result = loading.load_demo()
+            except CuratorError as e:
+                st.error(f"The demo could not be loaded. {ui.inline(str(e), max_chars=2000)}", icon=":material/error:")
+            else:
+                st.session_state[keys.HOME_RESULT] = loading.result_message(result)
+                st.rerun()

@@ -1,0 +1,269 @@
+"""`curator ...`: the headless front end, one thin command per library call.
+
+Commands parse options, call one function of `curator.io` / `curator.store` (and later
+`curate`, `train`, ...), and print the result. Library failures are `CuratorError`s; the app's
+group class translates them once, at the edge, into a one-line message on stderr and exit code 1
+(no traceback). Anything else is a bug and keeps its traceback.
+
+Adding a command: decorate a function with `@app.command()` (or `@eval_app.command()` for
+`curator eval ...`), take the database as `db: DbOpt = DEFAULT_DB`, import heavy modules inside
+the function so `curator --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from curator.errors import CuratorError
+
+if TYPE_CHECKING:
+    from curator.store import Store
+
+DEFAULT_DB = Path("data/curator.duckdb")
+
+# -- shared options (one definition, reused by every command) ----------------------------------
+
+DbOpt = Annotated[Path, typer.Option("--db", envvar="CURATOR_DB", dir_okay=False,
+                                     help="DuckDB file holding the pairs (created when missing).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+class Format(StrEnum):
+    json = "json"
+    jsonl = "jsonl"
+    parquet = "parquet"
+    csv = "csv"
+    hf = "hf"
+
+
+class Pairing(StrEnum):
+    best_worst = "best-worst"
+    best_vs_each = "best-vs-each"
+    all_pairs = "all-pairs"
+
+
+class _CuratorGroup(TyperGroup):
+    """The one place where expected failures become a message and exit code 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CuratorError as e:
+            typer.echo(f"Error: {e}", err=True)
+            raise typer.Exit(code=1) from None
+
+
+def _typer(help: str, **kwargs: Any) -> typer.Typer:
+    return typer.Typer(help=help, cls=_CuratorGroup, no_args_is_help=True, add_completion=False,
+                       pretty_exceptions_enable=False, rich_markup_mode=None,
+                       context_settings={"help_option_names": ["-h", "--help"]}, **kwargs)
+
+
+app = _typer("Curate LLM preference data: ingest pairs, inspect them, serve the app.")
+eval_app = _typer("Evaluate signals against planted or human ground truth.")
+app.add_typer(eval_app, name="eval")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from curator import __version__
+
+        typer.echo(f"curator {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Show the version and exit.")] = False) -> None:
+    """Curate LLM preference data: ingest pairs, inspect them, serve the app."""
+
+
+def _open_store(db: Path) -> Store:
+    from curator.store import Store
+
+    return Store(db)
+
+
+def _parse_mapping(items: list[str] | None) -> dict[str, Any] | None:
+    """``["prompt=question", "drop=a,b"]`` -> ``{"prompt": "question", "drop": ["a", "b"]}``."""
+    if not items:
+        return None
+    mapping: dict[str, Any] = {}
+    for item in items:
+        field, sep, column = item.partition("=")
+        field, column = field.strip(), column.strip()
+        if not sep or not field or not column:
+            raise typer.BadParameter(f"expected FIELD=COLUMN (e.g. prompt=question), got {item!r}.",
+                                     param_hint="--map")
+        mapping[field] = [c.strip() for c in column.split(",") if c.strip()] if field == "drop" else column
+    return mapping
+
+
+def _ingest(db: Path, source: str, *, name: str | None, quiet: bool, **read_options: Any) -> Any:
+    """Open the source (errors name file, record, field before the database is touched), then
+    import it with `curator.io.ingest_source` and a tqdm bar on stderr; returns the IngestResult."""
+    from tqdm import tqdm
+
+    from curator.io import ingest_source, read_source
+
+    src = read_source(source, **read_options)
+    store = _open_store(db)
+    try:
+        with tqdm(desc=f"ingest {src.name}", total=src.estimated_total, unit=" records", disable=quiet,
+                  file=sys.stderr, dynamic_ncols=True, mininterval=0.5) as bar:
+            def on_progress(done: int, total: int | None) -> None:
+                if total and bar.total != total:
+                    bar.total = total
+                bar.update(done - bar.n)
+
+            return ingest_source(store, src, name=name, on_progress=on_progress)
+    finally:
+        store.close()
+
+
+def _summary(result: Any, db: Path) -> str:
+    return (f"{result.dataset}: {result.new_pairs:,} new pairs, {result.skipped_pairs:,} skipped "
+            f"(already stored), {result.new_judgements:,} judgements -> {db}")
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="File, folder or Hugging Face dataset id (with --format hf).")],
+    db: DbOpt = DEFAULT_DB,
+    name: Annotated[str | None, typer.Option("--name", help="Dataset name (default: from the source).")] = None,
+    fmt: Annotated[Format | None, typer.Option("--format", help="Source format (default: from the extension).")
+                   ] = None,
+    shape: Annotated[str | None, typer.Option("--shape", help="Record shape (default: detected from the first "
+                                              "record): explicit, implicit, rated, votes, pandalm, mapping.")
+                     ] = None,
+    split: Annotated[str | None, typer.Option("--split", help="Split name to read or assign.")] = None,
+    mapping: Annotated[list[str] | None, typer.Option("--map", metavar="FIELD=COLUMN",
+                                                      help="Map a Curator field to a source column; repeatable.")
+                       ] = None,
+    pairing: Annotated[Pairing | None, typer.Option("--pairing", help="How rated responses become pairs "
+                                                    "(default best-worst).")] = None,
+    min_gap: Annotated[float | None, typer.Option("--min-gap", help="Smallest score difference that makes a pair "
+                                                  "(rated data).")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Import preference pairs (and their judgements) from a file or a Hugging Face dataset.
+
+    Pairs already in the database are skipped, so importing twice adds nothing. A source that
+    cannot be read imports nothing and names the file, record and field.
+    """
+    from curator.io import ColumnMapping, PairingRule
+
+    columns = _parse_mapping(mapping)
+    if columns is not None and shape not in (None, "mapping"):
+        raise typer.BadParameter(f"--map sets the shape to 'mapping'; drop --shape {shape}.", param_hint="--shape")
+    try:
+        column_mapping = ColumnMapping.from_dict(columns) if columns is not None else None
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--map") from None
+    try:
+        rule = None if pairing is None and min_gap is None else PairingRule(
+            (pairing or Pairing.best_worst).value, min_gap=0.0 if min_gap is None else min_gap)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--min-gap") from None
+    result = _ingest(db, source, name=name, quiet=quiet, shape=shape, fmt=fmt.value if fmt else None,
+                     mapping=column_mapping, pairing=rule, split=split)
+    typer.echo(_summary(result, db))
+
+
+@app.command()
+def demo(
+    db: DbOpt = DEFAULT_DB,
+    pairs: Annotated[int, typer.Option("--pairs", min=10, help="Number of demo pairs to generate.")] = 3000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the generator.")] = 0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write the demo dataset (planted topics, flipped labels, ties, length bias) and import it.
+
+    Files go to a `demo/` folder next to the database; the dataset is called "demo". Running it
+    again with the same options changes nothing.
+    """
+    from curator.io import write_demo
+
+    files = write_demo(db.parent / "demo", n_pairs=pairs, seed=seed)
+    result = _ingest(db, str(files.pairs_path), name="demo", quiet=quiet)
+    typer.echo(_summary(result, db))
+    typer.echo(f"ground truth: {files.truth_path}")
+
+
+@app.command()
+def stats(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
+    """Count pairs and judgements, overall and per dataset."""
+    store = _open_store(db)
+    try:
+        counts = store.stats()
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(counts))
+        return
+    typer.echo(f"{db}: {counts['pairs']:,} pairs, {counts['judgements']:,} judgements")
+    if not counts["datasets"]:
+        typer.echo("no datasets yet: try `curator demo` or `curator ingest FILE`")
+        return
+    header = ("dataset", "shape", "pairs", "labelled", "human", "ai")
+    rows = [(d["name"], d["shape"], f"{d['pairs']:,}", f"{d['labelled']:,}", f"{d['human_judgements']:,}",
+             f"{d['ai_judgements']:,}") for d in counts["datasets"]]
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        cells = (c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        typer.echo("  ".join(cells))
+
+
+def app_path() -> Path:
+    """The Streamlit entry file, found next to the installed package (an editable install)."""
+    import curator
+
+    return Path(curator.__file__).resolve().parents[1] / "app.py"
+
+
+@app.command()
+def serve(
+    db: DbOpt = DEFAULT_DB,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8501,
+    address: Annotated[str, typer.Option("--address", help="Interface to bind; 0.0.0.0 exposes the app "
+                                                           "to the network.")] = "127.0.0.1",
+) -> None:
+    """Start the Curator app (Streamlit) on the database."""
+    entry = app_path()
+    if not entry.is_file():
+        raise CuratorError(f"the app entry {entry} is missing; `curator serve` needs a source checkout "
+                           "installed with `pip install -e .`.")
+    argv = [sys.executable, "-m", "streamlit", "run", str(entry),
+            "--server.address", address, "--server.port", str(port)]
+    env = {**os.environ, "CURATOR_DB": str(db.resolve())}
+    typer.echo(f"Curator on http://{address}:{port} (database {db}); Ctrl+C stops it.", err=True)
+    try:
+        code = subprocess.call(argv, env=env)
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code=code)
+
+
+# `curator signals` and `curator jobs ...` live in their own module (they use the options above).
+from curator import cli_annotate  # noqa: E402, F401  (registers eval routing, queue, agreement, route)
+from curator.cli_signals import jobs_app, signals  # noqa: E402
+
+app.command()(signals)
+app.add_typer(jobs_app, name="jobs")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,414 @@
+"""Annotation queues (slots, claims, skips, undo) and the judgement reads agreement and routing need.
+
+A queue item has `annotators_per_pair` slots. Claiming is one short transaction that bumps the
+annotator's row and moves one slot from open (or expired) to claimed; two sessions that race for
+the same slot, or two tabs of the same person, collide in DuckDB's optimistic concurrency control
+(`TransactionException: Conflict on update`), and the loser retries with a fresh snapshot. Labels
+are never written here: the caller appends them to the judgement log first, then records the
+submit, skip or undo as an event. Nothing in `queue_events` or `judgements` is updated or deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from curator.errors import StoreError
+from curator.schema import JUDGE_KINDS, PairFilter
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CLAIM_ATTEMPTS = 40
+CLAIM_SPREAD = 4  # a claim picks at random among the first this many free slots
+_RETRYABLE = (duckdb.TransactionException, duckdb.ConstraintException)
+
+
+class _Lost(Exception):
+    """The slot chosen in this transaction was taken by someone else: retry with a new snapshot."""
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    queue_id: str
+    name: str
+    annotators_per_pair: int
+    claim_timeout_s: int
+    selection: dict[str, Any]
+    created_by: str | None
+    created_at: Any
+    n_items: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A slot an annotator holds: the pair they are labelling now."""
+
+    queue_id: str
+    pair_id: str
+    slot: int
+    position: int
+    claimed_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueAction:
+    """One undoable action (a submit or a skip) of an annotator in a queue."""
+
+    event_id: int
+    pair_id: str
+    action: str
+    judgement_id: int | None
+
+
+def _is_conflict(e: BaseException) -> bool:
+    return isinstance(e, _RETRYABLE) or isinstance(e.__cause__, _RETRYABLE) or isinstance(e, _Lost)
+
+
+class AnnotateMixin:
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _retrying(self, fn: Callable[[Any], T], *, op: str, attempts: int = CLAIM_ATTEMPTS) -> T:
+        """Run `fn(cursor)` in a transaction; retry on a write conflict with jittered backoff."""
+        for attempt in range(attempts):
+            try:
+                with self.transaction() as cur:
+                    return fn(cur)
+            except Exception as e:
+                if not _is_conflict(e) or attempt == attempts - 1:
+                    if _is_conflict(e):
+                        raise StoreError(f"gave up after {attempts} write conflicts: {e}", op=op) from e
+                    raise
+                logger.debug("%s: conflict (attempt %d): %s", op, attempt + 1, e)
+                time.sleep(min(0.05, 0.001 * 2 ** attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _touch_annotator(self, cur: Any, queue_id: str, annotator: str, now: datetime, op: str) -> None:
+        # Every action of one person updates this row, so two of their sessions serialise.
+        self.run(cur, """
+            INSERT INTO queue_annotators (queue_id, annotator, actions, last_seen) VALUES ($1, $2, 1, $3)
+            ON CONFLICT (queue_id, annotator) DO UPDATE SET actions = queue_annotators.actions + 1,
+                last_seen = excluded.last_seen""", [queue_id, annotator, now], op=op)
+
+    # -- queues -------------------------------------------------------------------------------
+
+    def create_queue(self, *, queue_id: str, name: str, pair_ids: Sequence[str], annotators_per_pair: int,
+                     claim_timeout_s: int, selection: dict[str, Any] | None = None,
+                     created_by: str | None = None) -> int:
+        """Create a queue over `pair_ids` (served in that order) with its slots. Returns the item count."""
+        if annotators_per_pair < 1:
+            raise ValueError(f"`annotators_per_pair` must be >= 1, got {annotators_per_pair}.")
+        if claim_timeout_s < 1:
+            raise ValueError(f"`claim_timeout_s` must be >= 1 second, got {claim_timeout_s}.")
+        ids = list(dict.fromkeys(pair_ids))
+        if not ids:
+            raise ValueError("A queue needs at least one pair; the selection is empty.")
+        items = pa.table({"pair_id": pa.array(ids, pa.string()),
+                          "position": pa.array(range(len(ids)), pa.int32())})
+        with self.transaction() as cur:
+            cur.register("new_items", items)
+            missing = self.execute(cur, "SELECT count(*) FROM new_items WHERE pair_id NOT IN (SELECT pair_id "
+                                        "FROM pairs)", op="create_queue").fetchall()[0][0]
+            if missing:
+                raise ValueError(f"{missing} pair_id(s) of the selection are not in the store.")
+            self.run(cur, "INSERT INTO queues (queue_id, name, annotators_per_pair, claim_timeout_s, selection, "
+                          "created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+                     [queue_id, name, annotators_per_pair, claim_timeout_s, json.dumps(selection or {}),
+                      created_by], op="create_queue")
+            self.run(cur, "INSERT INTO queue_items (queue_id, pair_id, position) "
+                          "SELECT $1, pair_id, position FROM new_items", [queue_id], op="create_queue")
+            self.run(cur, "INSERT INTO queue_slots (queue_id, pair_id, slot) SELECT $1, i.pair_id, s.slot "
+                          "FROM new_items i CROSS JOIN range($2) s(slot)", [queue_id, annotators_per_pair],
+                     op="create_queue")
+            cur.unregister("new_items")
+        return len(ids)
+
+    def select_pair_ids(self, f: PairFilter, *, limit: int | None = None) -> list[str]:
+        """Pair ids matching a filter, in source order (the selection a queue or router starts from)."""
+        sql, params = self._from(f)
+        tail, extra = ("LIMIT ?", [int(limit)]) if limit else ("", [])
+        return [r[0] for r in self.rows(f"SELECT p.pair_id {sql} ORDER BY p.dataset, p.row_index {tail}",
+                                        params + extra, op="select_pair_ids")]
+
+    def queues(self) -> list[QueueInfo]:
+        rows = self.rows("""
+            SELECT q.queue_id, q.name, q.annotators_per_pair, q.claim_timeout_s, q.selection, q.created_by,
+                   q.created_at, (SELECT count(*) FROM queue_items i WHERE i.queue_id = q.queue_id)
+            FROM queues q ORDER BY q.created_at DESC, q.queue_id""", op="queues")
+        return [QueueInfo(r[0], r[1], r[2], r[3], json.loads(r[4] or "{}"), r[5], r[6], r[7]) for r in rows]
+
+    def queue_info(self, queue_id: str) -> QueueInfo:
+        rows = self.rows("""
+            SELECT q.queue_id, q.name, q.annotators_per_pair, q.claim_timeout_s, q.selection, q.created_by,
+                   q.created_at, (SELECT count(*) FROM queue_items i WHERE i.queue_id = q.queue_id)
+            FROM queues q WHERE q.queue_id = ?""", [queue_id], op="queue_info")
+        if not rows:
+            raise StoreError(f"no queue named {queue_id!r}", op="queue_info")
+        r = rows[0]
+        return QueueInfo(r[0], r[1], r[2], r[3], json.loads(r[4] or "{}"), r[5], r[6], r[7])
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def claim_queue_item(self, queue_id: str, annotator: str, *, now: datetime, timeout_s: int) -> Claim | None:
+        """The annotator's current item: their live claim, else a newly claimed free slot, else None.
+
+        A free slot is open or expired, on a pair the annotator holds no live or done slot of, has
+        not skipped (an undone skip no longer counts) and has no current human label for.
+        """
+        expires = now + timedelta(seconds=timeout_s)
+
+        def claim(cur: Any) -> Claim | None:
+            self._touch_annotator(cur, queue_id, annotator, now, "claim")
+            live = self.execute(cur, """
+                SELECT s.pair_id, s.slot, i.position, s.claimed_at, s.expires_at FROM queue_slots s
+                JOIN queue_items i ON i.queue_id = s.queue_id AND i.pair_id = s.pair_id
+                WHERE s.queue_id = $1 AND s.annotator = $2 AND s.state = 'claimed' AND s.expires_at > $3
+                ORDER BY s.claimed_at DESC, i.position LIMIT 1""", [queue_id, annotator, now], op="claim").fetchall()
+            if live:
+                return Claim(queue_id, *live[0])
+            found = self.execute(cur, f"""
+                SELECT s.pair_id, s.slot, i.position FROM queue_slots s
+                JOIN queue_items i ON i.queue_id = s.queue_id AND i.pair_id = s.pair_id
+                WHERE s.queue_id = $1 AND (s.state = 'open' OR (s.state = 'claimed' AND s.expires_at <= $3))
+                  AND s.pair_id NOT IN (SELECT pair_id FROM queue_slots WHERE queue_id = $1 AND annotator = $2
+                                        AND (state = 'done' OR (state = 'claimed' AND expires_at > $3)))
+                  AND s.pair_id NOT IN ({_ACTIVE_SKIPS})
+                  AND s.pair_id NOT IN ({_LABELLED_BY})
+                ORDER BY i.position, (s.annotator IS NOT DISTINCT FROM $2) DESC, s.slot LIMIT $4""",
+                                 [queue_id, annotator, now, CLAIM_SPREAD], op="claim").fetchall()
+            if not found:
+                return None
+            # Sessions that claim at the same moment would all pick the first free slot and all but
+            # one would retry; picking among the first few keeps the order and avoids the pile-up.
+            pair_id, slot, position = found[0] if len(found) == 1 else random.choice(found)
+            if not self._take_slot(cur, queue_id, pair_id, slot, annotator, now, expires):
+                raise _Lost()
+            return Claim(queue_id, pair_id, slot, position, now, expires)
+
+        return self._retrying(claim, op="claim")
+
+    def _take_slot(self, cur: Any, queue_id: str, pair_id: str, slot: int, annotator: str, now: datetime,
+                   expires: datetime) -> bool:
+        n = self.execute(cur, """
+            UPDATE queue_slots SET state = 'claimed', annotator = $1, claimed_at = $2, expires_at = $3,
+                   judgement_id = NULL
+            WHERE queue_id = $4 AND pair_id = $5 AND slot = $6
+              AND (state = 'open' OR (state = 'claimed' AND expires_at <= $2))""",
+                         [annotator, now, expires, queue_id, pair_id, slot], op="claim").fetchall()[0][0]
+        return bool(n)
+
+    def queue_claim(self, queue_id: str, annotator: str, pair_id: str) -> Claim | None:
+        """The slot `annotator` holds (claimed or done) on `pair_id`, if any."""
+        rows = self.rows("""
+            SELECT s.pair_id, s.slot, i.position, s.claimed_at, s.expires_at FROM queue_slots s
+            JOIN queue_items i ON i.queue_id = s.queue_id AND i.pair_id = s.pair_id
+            WHERE s.queue_id = $1 AND s.annotator = $2 AND s.pair_id = $3 ORDER BY s.slot LIMIT 1""",
+                         [queue_id, annotator, pair_id], op="queue_claim")
+        return Claim(queue_id, *rows[0]) if rows else None
+
+    def is_queue_item(self, queue_id: str, pair_id: str) -> bool:
+        return bool(self.scalar("SELECT count(*) FROM queue_items WHERE queue_id = $1 AND pair_id = $2",
+                                [queue_id, pair_id], op="is_queue_item"))
+
+    def judgement_id_for(self, pair_id: str, annotator: str, submission_id: str) -> int | None:
+        """The judgement row carrying `details.submission_id` (set by the annotate service)."""
+        value = self.scalar("SELECT max(judgement_id) FROM judgements WHERE pair_id = $1 AND annotator = $2 "
+                            "AND details->>'submission_id' = $3", [pair_id, annotator, submission_id],
+                            op="judgement_id_for")
+        return None if value is None else int(value)
+
+    def record_queue_submit(self, queue_id: str, pair_id: str, annotator: str, *, judgement_id: int,
+                            now: datetime) -> bool:
+        """Mark the annotator's slot on the pair done. Returns False when the label filled no slot
+        (their claim had expired and every slot was taken meanwhile): the label stays in the log."""
+
+        def submit(cur: Any) -> bool:
+            self._touch_annotator(cur, queue_id, annotator, now, "submit")
+            mine = self.execute(cur, "SELECT slot, state FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 "
+                                     "AND annotator = $3 ORDER BY state = 'done' DESC, slot LIMIT 1",
+                                [queue_id, pair_id, annotator], op="submit").fetchall()
+            filled = True
+            if mine and mine[0][1] == "done":
+                pass  # a revision of a label already counted: the slot stays theirs
+            elif mine:
+                self.run(cur, "UPDATE queue_slots SET state = 'done', judgement_id = $1 WHERE queue_id = $2 "
+                              "AND pair_id = $3 AND slot = $4", [judgement_id, queue_id, pair_id, mine[0][0]],
+                         op="submit")
+            else:
+                free = self.execute(cur, "SELECT slot FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND "
+                                         "(state = 'open' OR (state = 'claimed' AND expires_at <= $3)) "
+                                         "ORDER BY slot LIMIT 1", [queue_id, pair_id, now], op="submit").fetchall()
+                if free and self._take_slot(cur, queue_id, pair_id, free[0][0], annotator, now, now):
+                    self.run(cur, "UPDATE queue_slots SET state = 'done', judgement_id = $1 WHERE queue_id = $2 "
+                                  "AND pair_id = $3 AND slot = $4", [judgement_id, queue_id, pair_id, free[0][0]],
+                             op="submit")
+                elif free:
+                    raise _Lost()
+                else:
+                    filled = False
+            self.run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, judgement_id, created_at) "
+                          "VALUES ($1, $2, $3, 'submit', $4, $5)", [queue_id, pair_id, annotator, judgement_id, now],
+                     op="submit")
+            return filled
+
+        return self._retrying(submit, op="submit")
+
+    def record_queue_skip(self, queue_id: str, pair_id: str, annotator: str, *, now: datetime) -> None:
+        """Give the annotator's slot back and remember not to serve them this pair again."""
+
+        def skip(cur: Any) -> None:
+            self._touch_annotator(cur, queue_id, annotator, now, "skip")
+            self.run(cur, "UPDATE queue_slots SET state = 'open', annotator = NULL, claimed_at = NULL, "
+                          "expires_at = NULL WHERE queue_id = $1 AND pair_id = $2 AND annotator = $3 "
+                          "AND state = 'claimed'", [queue_id, pair_id, annotator], op="skip")
+            self.run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, created_at) "
+                          "VALUES ($1, $2, $3, 'skip', $4)", [queue_id, pair_id, annotator, now], op="skip")
+
+        self._retrying(skip, op="skip")
+
+    def last_queue_action(self, queue_id: str, annotator: str) -> QueueAction | None:
+        """The annotator's latest submit or skip in the queue that has not been undone."""
+        rows = self.rows("""
+            SELECT e.event_id, e.pair_id, e.action, e.judgement_id FROM queue_events e
+            WHERE e.queue_id = $1 AND e.annotator = $2 AND e.action IN ('submit', 'skip')
+              AND NOT EXISTS (SELECT 1 FROM queue_events u WHERE u.queue_id = e.queue_id AND u.action = 'undo'
+                              AND u.undoes = e.event_id)
+            ORDER BY e.event_id DESC LIMIT 1""", [queue_id, annotator], op="last_queue_action")
+        return QueueAction(*rows[0]) if rows else None
+
+    def record_queue_undo(self, queue_id: str, annotator: str, action: QueueAction, *,
+                          judgement_id: int | None, now: datetime, timeout_s: int) -> None:
+        """Revert `action`: the pair becomes the annotator's current item again (their other live
+        claims go back to the pool). `judgement_id` is the row that supersedes an undone label."""
+        expires = now + timedelta(seconds=timeout_s)
+
+        def undo(cur: Any) -> None:
+            self._touch_annotator(cur, queue_id, annotator, now, "undo")
+            done = self.execute(cur, "SELECT count(*) FROM queue_events WHERE queue_id = $1 AND action = 'undo' "
+                                     "AND undoes = $2", [queue_id, action.event_id], op="undo").fetchall()[0][0]
+            if done:
+                return  # a second click on the same undo
+            self.run(cur, "UPDATE queue_slots SET state = 'open', annotator = NULL, claimed_at = NULL, "
+                          "expires_at = NULL WHERE queue_id = $1 AND annotator = $2 AND state = 'claimed' "
+                          "AND pair_id <> $3", [queue_id, annotator, action.pair_id], op="undo")
+            if action.action == "submit":
+                self.run(cur, "UPDATE queue_slots SET state = 'claimed', claimed_at = $1, expires_at = $2, "
+                              "judgement_id = NULL WHERE queue_id = $3 AND pair_id = $4 AND annotator = $5",
+                         [now, expires, queue_id, action.pair_id, annotator], op="undo")
+            else:
+                free = self.execute(cur, "SELECT slot FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND "
+                                         "(state = 'open' OR (state = 'claimed' AND expires_at <= $3)) "
+                                         "ORDER BY slot LIMIT 1", [queue_id, action.pair_id, now],
+                                    op="undo").fetchall()
+                if free and not self._take_slot(cur, queue_id, action.pair_id, free[0][0], annotator, now, expires):
+                    raise _Lost()
+            self.run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, judgement_id, undoes, "
+                          "created_at) VALUES ($1, $2, $3, 'undo', $4, $5, $6)",
+                     [queue_id, action.pair_id, annotator, judgement_id, action.event_id, now], op="undo")
+
+        self._retrying(undo, op="undo")
+
+    # -- progress -----------------------------------------------------------------------------
+
+    def queue_progress(self, queue_id: str, *, now: datetime) -> dict[str, Any]:
+        """Counts for a queue: items, complete items, labels, live claims, and per annotator."""
+        total = self.rows("""
+            WITH per_pair AS (
+                SELECT pair_id, count(*) AS slots, count(*) FILTER (WHERE state = 'done') AS done,
+                       count(*) FILTER (WHERE state = 'claimed' AND expires_at > $2) AS live
+                FROM queue_slots WHERE queue_id = $1 GROUP BY pair_id)
+            SELECT count(*), count(*) FILTER (WHERE done = slots), coalesce(sum(slots), 0),
+                   coalesce(sum(done), 0), coalesce(sum(live), 0) FROM per_pair""", [queue_id, now],
+                          op="queue_progress")[0]
+        people = self.rows(f"""
+            SELECT a.annotator,
+                   (SELECT count(*) FROM queue_slots s WHERE s.queue_id = a.queue_id AND s.annotator = a.annotator
+                    AND s.state = 'done'),
+                   (SELECT count(*) FROM ({_ACTIVE_SKIPS.replace('$2', 'a.annotator')})),
+                   a.last_seen
+            FROM queue_annotators a WHERE a.queue_id = $1 ORDER BY a.annotator""", [queue_id],
+                           op="queue_progress")
+        return {
+            "items": int(total[0]), "complete_items": int(total[1]), "slots": int(total[2]),
+            "labels": int(total[3]), "in_progress": int(total[4]),
+            "annotators": [{"annotator": a, "labels": int(n), "skips": int(s), "last_seen": seen}
+                           for a, n, s, seen in people],
+        }
+
+    # -- judgements for agreement and routing -------------------------------------------------
+
+    def latest_judgements(self, *, kind: str | None = None, dataset: str | None = None,
+                          pair_ids: Sequence[str] | None = None, queue_id: str | None = None,
+                          annotator: str | None = None) -> pa.Table:
+        """Each (pair, kind, annotator)'s current judgement: its latest row, which may have
+        `choice` NULL (a retracted label or an unusable AI verdict). Oldest pair first."""
+        if kind is not None and kind not in JUDGE_KINDS:
+            raise ValueError(f"`kind` must be one of {JUDGE_KINDS}, got {kind!r}.")
+        clauses, params = [], []
+        if kind:
+            clauses.append("j.kind = ?")
+            params.append(kind)
+        if dataset:
+            clauses.append("p.dataset = ?")
+            params.append(dataset)
+        if pair_ids is not None:
+            clauses.append("list_contains(?, j.pair_id)")
+            params.append(list(pair_ids))
+        if queue_id:
+            clauses.append("j.pair_id IN (SELECT pair_id FROM queue_items WHERE queue_id = ?)")
+            params.append(queue_id)
+        if annotator:
+            clauses.append("j.annotator = ?")
+            params.append(annotator)
+        where = " AND ".join(clauses) or "TRUE"
+        return self.query(f"""
+            SELECT j.pair_id, j.kind, j.annotator, j.choice, j.strength, j.confidence, j.rationale,
+                   j.details, j.judgement_id, j.created_at
+            FROM judgements j JOIN pairs p ON p.pair_id = j.pair_id WHERE {where}
+            QUALIFY row_number() OVER (PARTITION BY j.pair_id, j.kind, j.annotator
+                                       ORDER BY j.judgement_id DESC) = 1
+            ORDER BY p.dataset, p.row_index, j.kind, j.annotator""", params, op="latest_judgements")
+
+    def annotator_labels(self, annotator: str, *, queue_id: str | None = None) -> pa.Table:
+        """An annotator's own current human labels (retracted ones left out), newest first."""
+        where, params = ("AND j.pair_id IN (SELECT pair_id FROM queue_items WHERE queue_id = ?)", [queue_id]) \
+            if queue_id else ("", [])
+        return self.query(f"""
+            SELECT * FROM (
+                SELECT j.pair_id, left(p.prompt, 200) AS prompt, j.choice, j.strength, j.rationale, j.details,
+                       j.created_at, j.judgement_id
+                FROM judgements j JOIN pairs p ON p.pair_id = j.pair_id
+                WHERE j.kind = 'human' AND j.annotator = ? {where}
+                QUALIFY row_number() OVER (PARTITION BY j.pair_id ORDER BY j.judgement_id DESC) = 1)
+            WHERE choice IS NOT NULL ORDER BY judgement_id DESC""", [annotator, *params], op="annotator_labels")
+
+    def pair_texts(self, pair_ids: Sequence[str]) -> pa.Table:
+        """Full text of the given pairs (pair_id, dataset, prompt, response_a, response_b, label), in source order."""
+        return self.query("SELECT pair_id, dataset, prompt, response_a, response_b, label, len_prompt, len_a, len_b "
+                          "FROM pairs WHERE list_contains(?, pair_id) ORDER BY dataset, row_index",
+                          [list(pair_ids)], op="pair_texts")
+
+
+# Pairs an annotator ($2) skipped in queue $1 and did not undo the skip of.
+_ACTIVE_SKIPS = """
+    SELECT e.pair_id FROM queue_events e WHERE e.queue_id = $1 AND e.annotator = $2 AND e.action = 'skip'
+      AND NOT EXISTS (SELECT 1 FROM queue_events u WHERE u.queue_id = e.queue_id AND u.action = 'undo'
+                      AND u.undoes = e.event_id)
+"""
+
+# Pairs annotator $2 has a current (not retracted) human label for, in any queue or import.
+_LABELLED_BY = """
+    SELECT pair_id FROM judgements WHERE kind = 'human' AND annotator = $2
+    GROUP BY pair_id HAVING arg_max_null(choice, judgement_id) IS NOT NULL
+"""

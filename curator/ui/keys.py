@@ -1,0 +1,141 @@
+"""Names shared by the pages: page files, session-state keys, widget keys (= URL parameters).
+
+Every key a page reads or writes lives here, so two pages never disagree on a string. Widget
+keys that are bound to the URL (``bind="query-params"``) double as query-parameter names; they are
+short on purpose (``/Browse?dataset=demo&page=3&pair=...``). A new page adds its own block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+# -- page files (for st.switch_page / st.page_link; paths relative to app.py) -----------------
+HOME_PAGE = "app.py"
+BROWSE_PAGE = "pages/1_Browse.py"
+OVERVIEW_PAGE = "pages/2_Overview.py"
+
+# Sidebar icons by page title; a page not listed gets DEFAULT_ICON.
+PAGE_ICONS = {
+    "Home": ":material/home:", "Browse": ":material/table_rows:", "Overview": ":material/bar_chart:",
+    "Signals": ":material/insights:", "Map": ":material/scatter_plot:", "Jobs": ":material/pending_actions:",
+    "Label": ":material/thumbs_up_down:", "Curate": ":material/filter_list:", "Export": ":material/download:",
+    "Train": ":material/model_training:", "Agreement": ":material/handshake:", "Routing": ":material/alt_route:",
+}
+DEFAULT_ICON = ":material/article:"
+
+
+def page_icon(title: str) -> str:
+    return PAGE_ICONS.get(title, DEFAULT_ICON)
+
+
+# -- shared by every page ---------------------------------------------------------------------
+DATASET = "dataset"  # the sidebar dataset picker (widget key, URL parameter, kept across pages)
+SELECTION = "curator.selection"  # a `Selection` handed to the Browse page by another page
+
+# -- Browse page: widgets bound to the URL ----------------------------------------------------
+PAGE = "page"  # st.pagination
+PAIR = "pair"  # the pair shown in the pair view (a plain query parameter, not a widget)
+SPLITS = "split"
+SOURCE = "source"  # judgement source: any / dataset label / human / ai / none
+DISAGREE = "disagree"  # "any" / "yes" / "no"
+SEARCH = "q"
+PROMPT_MIN, PROMPT_MAX = "pmin", "pmax"
+RESPONSE_MIN, RESPONSE_MAX = "rmin", "rmax"
+SORT = "sort"
+DESCENDING = "desc"
+PAGE_SIZE = "size"
+SIGNAL_RUN = "run"
+MARGIN_MIN, MARGIN_MAX = "mmin", "mmax"
+CLUSTERS = "cluster"
+FLAGS = "flag"
+PAIR_VIEW = "view"  # side by side / inline diff / raw
+
+# -- Browse page: session state only ----------------------------------------------------------
+TABLE = "browse.table"  # st.dataframe selection state
+LAST_SELECTED = "browse.last_selected"  # pair id the table selection pointed at on the last run
+
+# -- Home page --------------------------------------------------------------------------------
+HOME_RESULT = "home.result"  # the last import's summary, shown once after the rerun
+
+# -- Signals, Map and Jobs pages (curator/ui/signals_view.py, curator/ui/jobs_view.py) ---------
+SIGNALS_PAGE = "pages/3_Signals.py"
+MAP_PAGE = "pages/4_Map.py"
+JOBS_PAGE = "pages/5_Jobs.py"
+RUN = "sig.run"  # the signal run shown on Signals and Map (kept across both pages)
+RUN_NEXT = "sig.run_next"  # a run to select on the next run of the picker (a job just loaded it)
+SIG_EMBEDDER, SIG_REWARDS, SIG_ENGINE = "sig.embedder", "sig.rewards", "sig.engine"
+SIG_FOLDS, SIG_SEED = "sig.folds", "sig.seed"
+SIG_NOTICE = "sig.notice"  # the last submit's or finished job's message, shown once
+SIG_GROUP = "sig.group"  # margin histogram grouping
+SIG_Y = "sig.y"  # the uncertainty axis of the scatter
+SIG_SCATTER = "sig.scatter"  # plotly selection state of the scatter
+MAP_COLOR = "map.color"
+MAP_CHART = "map.chart"  # plotly selection state of the map
+MAP_CLUSTERS = "map.clusters"  # st.dataframe selection state of the cluster list
+JOBS_TABLE = "jobs.table"  # st.dataframe selection state of the jobs list
+JOBS_SEEN = "jobs.seen"  # job ids that were active on the last poll (a change reruns the page)
+
+# -- Label, Agreement and Routing pages (curator/ui/annotate_view.py) ---------------------------
+LABEL_PAGE = "pages/6_Label.py"
+AGREEMENT_PAGE = "pages/7_Agreement.py"
+ROUTING_PAGE = "pages/8_Routing.py"
+QUEUE = "queue"  # the queue labelled on the Label page (widget key and URL parameter)
+LBL_STRENGTH = "lbl.strength"
+LBL_ASPECT = "lbl.aspect."  # + aspect name
+LBL_RATIONALE, LBL_FLAGS = "lbl.rationale", "lbl.flags"
+LBL_NOTICE = "lbl.notice"  # what the last click did, shown once
+LBL_NEW_NAME, LBL_NEW_N, LBL_NEW_SCOPE = "lbl.new.name", "lbl.new.n", "lbl.new.scope"
+AGR_SCOPE, AGR_RUN, AGR_TABLE = "agr.scope", "agr.run", "agr.disputed"
+RT_JUDGE, RT_RUN, RT_BUDGET = "rt.judge", "rt.run", "rt.budget"
+RT_QUEUE_NAME, RT_QUEUE_N, RT_NOTICE = "rt.queue.name", "rt.queue.n", "rt.notice"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Pairs picked on another page (a lasso on the map, a cluster, a queue).
+
+    ``source`` says where they came from, shown on the Browse page's filter chip.
+    """
+
+    pair_ids: tuple[str, ...]
+    source: str = "selection"
+
+
+def set_selection(pair_ids: list[str] | tuple[str, ...], *, source: str = "selection") -> None:
+    """Hand a set of pairs to the Browse page; it shows them as a removable filter.
+
+    Call it, then ``st.switch_page(BROWSE_PAGE)``. An empty list clears the selection.
+    """
+    if not pair_ids:
+        clear_selection()
+        return
+    st.session_state[SELECTION] = Selection(tuple(dict.fromkeys(str(p) for p in pair_ids)), source)
+    # Called from another page: Browse opens fresh (its widgets are not on screen, so forget, not set).
+    for key in (PAGE, TABLE, LAST_SELECTED):
+        st.session_state.pop(key, None)
+
+
+def get_selection() -> Selection | None:
+    value = st.session_state.get(SELECTION)
+    return value if isinstance(value, Selection) and value.pair_ids else None
+
+
+def clear_selection() -> None:
+    st.session_state.pop(SELECTION, None)
+    reset_browse_view()
+
+
+def clear_table_selection() -> None:
+    """Forget the selected table row (selections are positional: they must not survive a new page)."""
+    st.session_state[TABLE] = {"selection": {"rows": [], "columns": [], "cells": []}}
+
+
+def reset_browse_view() -> None:
+    """A filter changed: back to page 1, no row selected, no pair open. Use as an on_change callback."""
+    st.session_state[PAGE] = 1
+    clear_table_selection()
+    st.session_state[LAST_SELECTED] = None
+    if PAIR in st.query_params:
+        del st.query_params[PAIR]

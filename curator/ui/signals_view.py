@@ -1,0 +1,141 @@
+"""The Signals and Map pages' parts: the run picker, cached signal samples, the start form,
+flag counts, the most disputed pairs and the hand-over of a selection to the Browse page."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from curator import jobs
+from curator.errors import CuratorError
+from curator.schema import SIGNAL_COLUMNS, PairFilter
+from curator.store import SignalRun, Store
+from curator.ui import data, keys
+from curator.ui.signal_charts import FLAG_LABELS
+from curator.ui.text import inline
+
+SCATTER_SAMPLE = 50_000  # points on the margin/uncertainty scatter
+MAP_SAMPLE = 200_000  # points on the map (plotly lasso stays usable up to about this many)
+DISPUTED_ROWS = 25
+BROWSE_URL = "Browse"  # the URL path Streamlit gives pages/1_Browse.py
+
+
+@st.cache_data(ttl=data.TTL, max_entries=16, show_spinner="Loading signals…")
+def _signals(db: str, run_id: str, columns: tuple[str, ...], sample: int | None) -> pd.DataFrame:
+    return Store.open(db).signals(run_id, columns, sample=sample).to_pandas()
+
+
+def run_signals(run_id: str, columns: tuple[str, ...] = SIGNAL_COLUMNS, *, sample: int | None = None
+                ) -> pd.DataFrame:
+    """pair_id, split, label and `columns` of a run (a reproducible sample when `sample` is set)."""
+    return _signals(data.db_path(), run_id, tuple(columns), sample)
+
+
+def run_picker(dataset: str) -> SignalRun | None:
+    """Sidebar choice of the signal run (newest first; shared by Signals and Map). None: no run yet."""
+    runs = {r.run_id: r for r in data.signal_runs(dataset)}
+    if not runs:
+        return None
+    pending = st.session_state.pop(keys.RUN_NEXT, None)
+    if pending in runs:
+        st.session_state[keys.RUN] = pending
+    if st.session_state.get(keys.RUN) not in runs:
+        st.session_state[keys.RUN] = next(iter(runs))
+    with st.sidebar:
+        run_id = st.selectbox("Signal run", list(runs), key=keys.RUN, format_func=lambda r: (
+            f"{r} · {', '.join(runs[r].models) or 'signals'} · {runs[r].created_at:%Y-%m-%d %H:%M}"))
+    return runs[run_id]
+
+
+def parse_models(text: str) -> tuple[str, ...]:
+    """Model ids from a text box: one per line or comma-separated, blanks and repeats dropped.
+
+    >>> parse_models("org/rm-1\\n org/rm-2, org/rm-1\\n")
+    ('org/rm-1', 'org/rm-2')
+    """
+    return tuple(dict.fromkeys(m.strip() for m in re.split(r"[\n,]", text or "") if m.strip()))
+
+
+def start_form(dataset: str) -> None:
+    """The form that starts a signals job for `dataset`."""
+    st.session_state.setdefault(keys.SIG_EMBEDDER, "default")
+    st.session_state.setdefault(keys.SIG_ENGINE, "local")
+    st.session_state.setdefault(keys.SIG_FOLDS, 5)
+    st.session_state.setdefault(keys.SIG_SEED, 0)
+    with st.form("sig.form", border=False):
+        c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+        c1.text_input("Embedding model", key=keys.SIG_EMBEDDER,
+                      help="'default' is the bundled all-MiniLM-L6-v2; or a local path / hub id.")
+        c2.selectbox("Engine", jobs.ENGINES, key=keys.SIG_ENGINE,
+                     help="local: one worker process. ray: the scorers under Ray Data (pip install 'curator[ray]').")
+        c3.number_input("Folds", min_value=2, max_value=20, step=1, key=keys.SIG_FOLDS,
+                        help="Cross-fitting folds: every pair's margin comes from heads that did not see it.")
+        c4.number_input("Seed", min_value=0, step=1, key=keys.SIG_SEED)
+        st.text_area("Reward models (optional)", key=keys.SIG_REWARDS, height=68,
+                     placeholder="one Hugging Face reward model per line (local path or hub id)",
+                     help="Each joins the embedded Bradley-Terry ensemble; a GPU makes them practical.")
+        st.form_submit_button("Compute signals", type="primary", icon=":material/play_arrow:",
+                              on_click=start_job, args=(dataset,))
+
+
+def start_job(dataset: str) -> None:
+    """Submit the form's job (a callback); leaves a notice for the next run."""
+    from curator.signals import SignalConfig
+
+    s = st.session_state
+    try:
+        cfg = SignalConfig(embedder=(s.get(keys.SIG_EMBEDDER) or "default").strip(),
+                           rewards=parse_models(s.get(keys.SIG_REWARDS, "")), n_folds=int(s.get(keys.SIG_FOLDS, 5)),
+                           seed=int(s.get(keys.SIG_SEED, 0)))
+        handle = jobs.submit_signals(data.get_store(), dataset, cfg, engine=s.get(keys.SIG_ENGINE, "local"))
+    except (CuratorError, ValueError, ImportError) as e:
+        s[keys.SIG_NOTICE] = ("error", f"The job was not started: {inline(str(e), max_chars=500)}")
+        return
+    if handle.cached:
+        data.invalidate()
+        s[keys.RUN] = handle.run_id
+        s[keys.SIG_NOTICE] = ("info", f"Nothing to compute: run {handle.run_id} already has signals for this "
+                                      "dataset version and these settings.")
+    else:
+        s[keys.SIG_NOTICE] = ("success", f"Job {handle.job_id} started; progress shows below.")
+
+
+def flag_counts(dataset: str, run_id: str) -> dict[str, int]:
+    """Pairs raising each flag in the run."""
+    return {label: data.count_pairs(PairFilter(datasets=(dataset,), signal_run=run_id, flags=(col,)))
+            for col, label in FLAG_LABELS.items()}
+
+
+def disputed_pairs(dataset: str, run_id: str, sample: pd.DataFrame) -> pd.DataFrame:
+    """The pairs the signals doubt most: highest issue score, else lowest P(label is right)."""
+    sort, descending = ("issue_score", True) if "issue_score" in sample and sample["issue_score"].notna().any() \
+        else ("p_correct", False)
+    rows = data.pairs_page(PairFilter(datasets=(dataset,), signal_run=run_id), sort=sort, descending=descending,
+                           limit=DISPUTED_ROWS, offset=0)
+    link = [f"{BROWSE_URL}?" + urlencode({keys.DATASET: dataset, keys.PAIR: p})
+            for p in rows["pair_id"]]
+    cols = [c for c in ("margin", "p_correct", "issue_score", "margin_std", "cluster") if c in rows]
+    return pd.concat([pd.DataFrame({"open": link}), rows[["prompt", *cols]].reset_index(drop=True)], axis=1)
+
+
+def browse_filtered(run_id: str, *, clusters: list[int] | None = None, flags: list[str] | None = None) -> None:
+    """Open the Browse page on this run, filtered to some clusters and/or flags.
+
+    Browse's filter widgets are bound to the URL with their labels as values, so they are set
+    through session state (the one way Streamlit allows for a bound widget), not query parameters.
+    """
+    keys.clear_selection()
+    st.session_state[keys.SIGNAL_RUN] = run_id
+    st.session_state[keys.CLUSTERS] = [int(c) for c in clusters or ()]
+    st.session_state[keys.FLAGS] = list(flags or ())
+    st.switch_page(keys.BROWSE_PAGE)
+
+
+def open_in_browse(run_id: str, pair_ids: list[str], *, source: str) -> None:
+    """Hand `pair_ids` to the Browse page as its selection filter and go there."""
+    keys.set_selection(pair_ids, source=source)
+    st.session_state[keys.SIGNAL_RUN] = run_id
+    st.switch_page(keys.BROWSE_PAGE)
