@@ -259,6 +259,7 @@ def serve(
 
 # `curator signals` and `curator jobs ...` live in their own module (they use the options above).
 from curator import cli_annotate  # noqa: E402, F401  (registers eval routing, queue, agreement, route)
+from curator import cli_curate  # noqa: E402, F401  (registers export, recipe, train, eval curation)
 from curator.cli_signals import jobs_app, signals  # noqa: E402
 
 app.command()(signals)

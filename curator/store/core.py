@@ -36,6 +36,16 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements; `--` comments go first, so a `;` inside one splits nothing.
+
+    >>> _statements("CREATE TABLE t (x INT); -- a; b\\nINSERT INTO t VALUES (1);")
+    ['CREATE TABLE t (x INT)', 'INSERT INTO t VALUES (1)']
+    """
+    code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    return [s.strip() for s in code.split(";") if s.strip()]
+
+
 class Store:
     """A Curator database file. Use `Store.open(path)` to share one instance per process."""
 
@@ -133,9 +143,8 @@ class Store:
             if version in done:
                 continue
             with self.transaction() as cur:
-                for statement in (s.strip() for s in sql.split(";")):
-                    if statement and not all(line.strip().startswith("--") for line in statement.splitlines()):
-                        self.run(cur, statement, op=f"migrate {version}")
+                for statement in _statements(sql):
+                    self.run(cur, statement, op=f"migrate {version}")
                 self.run(cur, "INSERT INTO schema_version (version) VALUES (?)", [version], op="migrate")
             logger.info("applied migration %03d to %s", version, self.path)
 

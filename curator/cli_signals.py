@@ -1,0 +1,165 @@
+"""`curator signals` and `curator jobs ...`: signals jobs from the command line.
+
+`curator signals` submits a job through `curator.jobs.submit_signals`, follows it with a tqdm bar
+fed by `curator.jobs.wait` (which syncs the worker's progress.json into the jobs table), and
+prints the loaded run. The same dataset version and config a second time prints the existing run
+and computes nothing. Ctrl+C cancels the job. Registered on `curator.cli.app` by cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, _open_store, _typer
+from curator.errors import JobError
+
+if TYPE_CHECKING:
+    from curator.store import Job, Store
+
+FLAG_NAMES = {"flag_flipped": "likely flipped", "flag_ambiguous": "ambiguous", "flag_identical": "identical",
+              "flag_near_duplicate": "near duplicate"}
+
+jobs_app = _typer("List, cancel and retry background jobs (signals runs).")
+
+
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+def signals(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to compute signals for.")],
+    db: DbOpt = DEFAULT_DB,
+    embedder: Annotated[str, typer.Option("--embedder", help="Embedding model: 'default' (bundled MiniLM), a "
+                                                             "local path or a hub id.")] = "default",
+    reward: Annotated[list[str] | None, typer.Option("--reward", metavar="MODEL",
+                                                     help="Reward model (local path or hub id) scored beside the "
+                                                          "embedded ensemble; repeatable.")] = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="local: one worker process; ray: the scorers under "
+                                                            "Ray Data (pip install 'curator[ray]').")] = Engine.local,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-fitting folds: every margin is "
+                                                              "out-of-sample.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute reward margins, uncertainty, clusters and noise flags for a dataset (a worker process).
+
+    The result is stored as a signal run the app's Signals, Map and Browse pages use. Running it
+    again on an unchanged dataset with the same options computes nothing ("cached").
+    """
+    from curator import jobs
+    from curator.signals import SignalConfig
+
+    cfg = SignalConfig(embedder=embedder, rewards=tuple(reward or ()), n_folds=folds, seed=seed)
+    store = _open_store(db)
+    try:
+        handle = jobs.submit_signals(store, dataset, cfg, engine=engine.value)
+        job = None if handle.cached else _follow(store, handle.job_id or "", quiet=quiet)
+        run_id = handle.run_id if handle.cached else job.run_id
+        summary = run_summary(store, run_id or "", cached=handle.cached,
+                              elapsed=(job.result or {}).get("elapsed_s") if job else None)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    how = "cached: computed before for this dataset version and config" if summary["cached"] \
+        else f"computed in {summary['elapsed_s']} s"
+    typer.echo(f"{dataset}: signal run {summary['run_id']} ({how})")
+    typer.echo(f"  {summary['rows']:,} pairs · models: {', '.join(summary['models']) or '-'}")
+    typer.echo("  flags: " + " · ".join(f"{FLAG_NAMES[k]} {v:,}" for k, v in summary["flags"].items()))
+
+
+def _follow(store: Store, job_id: str, *, quiet: bool) -> Job:
+    """Wait for the job with a progress bar; Ctrl+C cancels it. Returns the done job."""
+    from tqdm import tqdm
+
+    from curator import jobs
+
+    with tqdm(total=100, desc=f"signals {job_id}", unit="%", disable=quiet, file=sys.stderr, dynamic_ncols=True,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}{postfix}") as bar:
+        def on_progress(job: Job) -> None:
+            bar.update(round(job.progress * 100) - bar.n)
+            bar.set_postfix_str((job.message or job.status)[:60], refresh=False)
+
+        try:
+            job = jobs.wait(store, job_id, on_progress=on_progress)
+        except KeyboardInterrupt:
+            bar.write("cancelling…")
+            jobs.cancel(store, job_id)
+            job = jobs.wait(store, job_id, poll=0.2)
+            raise JobError(f"Job {job_id} was {job.status}; `curator jobs retry {job_id}` resumes it.") from None
+    if job.status != "done":
+        raise JobError(f"Job {job_id} {job.status}: {job.error or 'no error recorded'}\n"
+                       f"Log: {Path(job.work_dir or '') / 'log.txt'}; `curator jobs retry {job_id}` resumes it.")
+    return job
+
+
+def run_summary(store: Store, run_id: str, *, cached: bool, elapsed: float | None = None) -> dict[str, Any]:
+    """Run id, rows, models and flag counts of a loaded signal run."""
+    from curator.schema import PairFilter
+
+    run = next((r for r in store.signal_runs() if r.run_id == run_id), None)
+    if run is None:
+        raise JobError(f"Signal run {run_id!r} is not in the database.")
+    flags = {f: store.count_pairs(PairFilter(signal_run=run_id, flags=(f,))) for f in FLAG_NAMES}
+    return {"run_id": run_id, "dataset": run.dataset, "cached": cached, "rows": run.n_pairs, "models": run.models,
+            "flags": flags, "elapsed_s": elapsed}
+
+
+@jobs_app.command("list")
+def list_jobs(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
+    """Show jobs, newest first, after bringing their state up to date."""
+    from curator import jobs
+
+    store = _open_store(db)
+    try:
+        jobs.sync(store)
+        rows = store.jobs()
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps([{"job_id": j.job_id, "kind": j.kind, "dataset": j.dataset, "status": j.status,
+                                "progress": j.progress, "message": j.message, "run_id": j.run_id, "error": j.error,
+                                "attempts": j.attempts} for j in rows]))
+        return
+    if not rows:
+        typer.echo("no jobs yet: `curator signals --dataset NAME` starts one")
+    for j in rows:
+        typer.echo(f"{j.job_id}  {j.status:<9} {j.progress:4.0%}  {j.dataset}  {j.run_id or j.message or ''}")
+
+
+@jobs_app.command("cancel")
+def cancel_job(job_id: Annotated[str, typer.Argument(help="Job id (`curator jobs list`).")],
+               db: DbOpt = DEFAULT_DB) -> None:
+    """Ask a queued or running job to stop."""
+    from curator import jobs
+
+    store = _open_store(db)
+    try:
+        job = jobs.cancel(store, job_id)
+    finally:
+        store.close()
+    typer.echo(f"{job_id}: {'cancelling' if job.status == 'running' else job.status}")
+
+
+@jobs_app.command("retry")
+def retry_job(job_id: Annotated[str, typer.Argument(help="Job id (`curator jobs list`).")], db: DbOpt = DEFAULT_DB,
+              quiet: QuietOpt = False) -> None:
+    """Run a failed or cancelled job again; stages it finished before are reused."""
+    from curator import jobs
+
+    store = _open_store(db)
+    try:
+        handle = jobs.retry(store, job_id)
+        run_id = handle.run_id if handle.cached else _follow(store, job_id, quiet=quiet).run_id
+    finally:
+        store.close()
+    typer.echo(f"{job_id}: done, signal run {run_id}")

@@ -1,0 +1,41 @@
+"""Background work: signals jobs computed by worker processes, never inside a page rerun.
+
+Public surface:
+    submit_signals(store, dataset, cfg, *, engine="local", runs_dir=None) -> JobHandle
+    sync(store) -> list[Job]        start queued jobs, read progress, load results, notice crashes
+    cancel(store, job_id) -> Job
+    retry(store, job_id) -> JobHandle
+    wait(store, job_id, *, on_progress=None, poll=0.5) -> Job
+    log_tail(job, *, lines=30) -> str     the worker's log.txt, last lines
+    compute_features(input_path, stages, *, engine="local"|"ray", cache_dir) -> dict of arrays
+
+The app process owns the DuckDB file; workers only see their work dir (`curator.jobs.workdir`).
+This package imports no duckdb and no streamlit; ray is imported only by the ray engine.
+"""
+
+from __future__ import annotations
+
+from curator.jobs.engines import ENGINES, Cancelled, Stage, compute_features
+from curator.jobs.supervisor import (
+    JobHandle,
+    cancel,
+    default_runs_dir,
+    log_tail,
+    retry,
+    submit_signals,
+    sync,
+    wait,
+)
+
+
+def __getattr__(name: str) -> object:
+    # `Job` is the store's row type; importing curator.store eagerly would load duckdb into workers.
+    if name == "Job":
+        from curator.store.jobs import Job
+
+        return Job
+    raise AttributeError(f"module 'curator.jobs' has no attribute {name!r}")
+
+
+__all__ = ["ENGINES", "Cancelled", "Job", "JobHandle", "Stage", "cancel", "compute_features", "default_runs_dir",
+           "log_tail", "retry", "submit_signals", "sync", "wait"]

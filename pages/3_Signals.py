@@ -1,0 +1,73 @@
+"""Signals: start a signals job and watch it, then read the run: flags, margins, uncertainty,
+and the most disputed pairs. A box or lasso on the scatter opens those pairs in Browse."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from curator import ui
+from curator.ui import jobs_view, keys, selection, signal_charts, signals_view
+
+ui.page_setup("Signals")
+
+with ui.errors_shown():
+    dataset = ui.dataset_picker()
+    if dataset is None:
+        ui.no_data()
+    run = signals_view.run_picker(dataset.name)
+
+    st.title("Signals")
+    jobs_view.notice()
+    with st.expander("Compute signals", expanded=run is None, icon=":material/calculate:"):
+        st.caption("Embeds every pair, fits a cross-fitted Bradley-Terry ensemble (plus any reward models), "
+                   "then clusters, maps and flags the pairs. It runs in a worker process; you can leave the page.")
+        signals_view.start_form(dataset.name)
+    jobs_view.live_status(dataset.name)
+    if run is None:
+        st.info("No signal run for this dataset yet: compute one above.", icon=":material/insights:")
+        st.stop()
+
+    st.caption(f"Run **{ui.inline(run.run_id, max_chars=60)}** · {run.n_pairs:,} pairs · models: "
+               f"{ui.inline(', '.join(run.models) or '-', max_chars=200)} · {run.created_at:%Y-%m-%d %H:%M}")
+    counts = signals_view.flag_counts(dataset.name, run.run_id)
+    for col, (label, n) in zip(st.columns(len(counts)), counts.items(), strict=True):
+        col.metric(label.capitalize(), f"{n:,}", f"{n / max(run.n_pairs, 1):.1%} of pairs", delta_color="off",
+                   delta_arrow="off")
+    if st.button("Browse the likely flipped pairs", key="sig.flipped", icon=":material/flag:"):
+        signals_view.browse_filtered(run.run_id, flags=["flag_flipped"])
+
+    sample = signals_view.run_signals(run.run_id, sample=signals_view.SCATTER_SAMPLE)
+    if not signal_charts.available(sample, ("margin",)):
+        st.warning("This run has no reward margins to plot.", icon=":material/warning:")
+        st.stop()
+    clusters = ui.clusters(run.run_id)
+    names = {int(c): str(n) for c, n in zip(clusters["cluster"], clusters["name"], strict=True)}
+
+    st.subheader("Reward margin")
+    groups = [g for g in signal_charts.GROUPS if g != "cluster" or names]
+    by = st.segmented_control("Group by", groups, key=keys.SIG_GROUP, default="split",
+                              format_func=signal_charts.GROUPS.get)
+    st.plotly_chart(signal_charts.margin_histogram(sample, by=by or "none", cluster_names=names), key="sig.hist")
+
+    st.subheader("Margin vs uncertainty")
+    axes = signal_charts.available(sample, signal_charts.UNCERTAINTY)
+    y = st.selectbox("Uncertainty", axes, key=keys.SIG_Y, format_func=signal_charts.UNCERTAINTY.get)
+    event = st.plotly_chart(signal_charts.uncertainty_scatter(sample, y=y), key=keys.SIG_SCATTER,
+                            on_select="rerun", selection_mode=("box", "lasso")) if y else None
+    picked = selection.selected_pair_ids(event.selection if event else None)
+    if len(sample) < run.n_pairs:
+        st.caption(f"A reproducible sample of {len(sample):,} of {run.n_pairs:,} pairs.")
+    if picked and st.button(f"Open {len(picked):,} selected pairs in Browse", key="sig.open", type="primary",
+                            icon=":material/open_in_new:"):
+        signals_view.open_in_browse(run.run_id, picked, source="Signals selection")
+    elif not picked:
+        st.caption("Draw a box or lasso on the scatter to pick pairs for the Browse page.")
+
+    st.subheader("Most disputed pairs")
+    st.dataframe(signals_view.disputed_pairs(dataset.name, run.run_id, sample), key="sig.disputed",
+                 hide_index=True, width="stretch", column_config={
+                     "open": st.column_config.LinkColumn("pair", display_text="open"),
+                     "margin": st.column_config.NumberColumn(format="%+.2f"),
+                     "p_correct": st.column_config.NumberColumn("P(label right)", format="percent"),
+                     "issue_score": st.column_config.NumberColumn(format="%.2f"),
+                     "margin_std": st.column_config.NumberColumn(format="%.2f")})

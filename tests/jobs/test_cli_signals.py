@@ -1,0 +1,83 @@
+"""`curator signals` and `curator jobs ...` through typer's CliRunner, with a real worker process.
+
+The compute is the fast stand-in (`curator.jobs.testing`): the command's own code path (submit,
+progress bar, summary, cache) is what is tested here; the real compute has its own test.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jobdata import pair_records
+from typer.testing import CliRunner
+
+from curator import cli, jobs
+from curator.io.batch import batched
+from curator.jobs.testing import STANDIN_COMPUTE, STANDIN_STAGES, StandinConfig
+from curator.store import Store
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    monkeypatch.delenv("CURATOR_DB", raising=False)
+    path = tmp_path / "cli.duckdb"
+    store = Store(path)
+    store.ingest("d", batched(pair_records(40), source="fixture"), source="fixture", shape="explicit")
+    store.close()
+    return path
+
+
+@pytest.fixture
+def standin(monkeypatch):
+    """Route the command's submit to the stand-in stages and compute; record what it was asked."""
+    seen = []
+    real = jobs.submit_signals
+
+    def submit(store, dataset, cfg, **kwargs):
+        seen.append((dataset, cfg, kwargs))
+        return real(store, dataset, StandinConfig(seed=cfg.seed, extra={"folds": cfg.n_folds}),
+                    stages=STANDIN_STAGES, compute=STANDIN_COMPUTE, **kwargs)
+
+    monkeypatch.setattr(jobs, "submit_signals", submit)
+    return seen
+
+
+def _signals_config_available() -> bool:
+    try:
+        from curator.signals import SignalConfig  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(not _signals_config_available(),
+                                reason="curator.signals.SignalConfig is not there yet")
+
+
+def test_signals_command_computes_then_hits_the_cache(db, standin):
+    first = runner.invoke(cli.app, ["signals", "--db", str(db), "--dataset", "d", "--folds", "3", "--seed", "7",
+                                    "--reward", "org/rm", "--reward", "org/rm2"])
+    assert first.exit_code == 0, first.output
+    assert "signal run sig-" in first.stdout and "computed in" in first.stdout and "40 pairs" in first.stdout
+    assert "likely flipped" in first.stdout
+    dataset, cfg, kwargs = standin[0]
+    assert (dataset, cfg.n_folds, cfg.seed, cfg.rewards, kwargs) == ("d", 3, 7, ("org/rm", "org/rm2"),
+                                                                       {"engine": "local"})
+    again = runner.invoke(cli.app, ["signals", "--db", str(db), "--dataset", "d", "--folds", "3", "--seed", "7",
+                                    "--reward", "org/rm", "--reward", "org/rm2", "--json"])
+    assert again.exit_code == 0, again.output
+    summary = json.loads(again.stdout)
+    assert summary["cached"] is True and summary["rows"] == 40 and set(summary["flags"]) >= {"flag_flipped"}
+    listed = runner.invoke(cli.app, ["jobs", "list", "--db", str(db), "--json"])
+    assert [j["status"] for j in json.loads(listed.stdout)] == ["done"]  # the second run started no job
+
+
+def test_signals_command_errors(db, standin):
+    missing = runner.invoke(cli.app, ["signals", "--db", str(db), "--dataset", "nope"])
+    assert missing.exit_code == 1 and "no dataset named 'nope'" in missing.output
+    assert "Traceback" not in missing.output
+    retry = runner.invoke(cli.app, ["jobs", "retry", "sig-unknown", "--db", str(db)])
+    assert retry.exit_code == 1 and "No job 'sig-unknown'" in retry.output

@@ -1,0 +1,75 @@
+"""The real signals compute through the job machinery: a worker process, the default embedder.
+
+Slow: `compute_signals` on 60 pairs takes 1-2 minutes on 2 busy cores (bootstrapped heads and the
+UMAP map dominate), so the end-to-end run is marked ``slow``. The embedding stage's equivalence
+with the in-process pipeline is cheap and runs by default.
+"""
+# ruff: noqa: F811  (pytest fixtures imported from jobdata are redefined as arguments)
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from jobdata import job_store, pair_records  # noqa: F401  (fixture)
+
+from curator import jobs
+from curator.io.batch import batched
+from curator.jobs.stages import EMBED_OUTPUTS, signal_stages
+from curator.schema import PairFilter
+
+signals = pytest.importorskip("curator.signals", reason="curator.signals is not there yet")
+if not hasattr(signals, "compute_signals"):
+    pytest.skip("curator.signals.compute_signals is not there yet", allow_module_level=True)
+
+LEAN = {"n_folds": 2, "n_heads": 2, "mc_samples": 2, "variance_head": False}
+
+
+def _pairs(tmp_path: Path, n: int) -> Path:
+    table, _ = next(batched(pair_records(n), source="fixture"))
+    path = tmp_path / "input.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def test_embed_stage_matches_the_in_process_pipeline(tmp_path):
+    """Features the worker hands over are the ones compute_signals would have made itself."""
+    from curator.signals import SignalConfig
+    from curator.signals.pipeline import _embeddings
+
+    path = _pairs(tmp_path, 24)
+    cfg = SignalConfig()
+    features = jobs.compute_features(path, signal_stages(cfg.to_dict()), cache_dir=tmp_path / "f", batch_size=10)
+    table = pq.read_table(path)
+    texts = {"prompt": table.column("prompt").to_pylist(), "a": table.column("response_a").to_pylist(),
+             "b": table.column("response_b").to_pylist()}
+    expected = _embeddings(texts, {}, cfg)
+    assert set(EMBED_OUTPUTS) <= set(expected)
+    for key in EMBED_OUTPUTS:
+        np.testing.assert_allclose(features[key], expected[key], atol=1e-5, err_msg=key)
+
+
+@pytest.mark.slow
+def test_real_signals_job_end_to_end(job_store, tmp_path):
+    from curator.signals import SignalConfig
+
+    cfg = SignalConfig(**LEAN)
+    handle = jobs.submit_signals(job_store, "d", cfg, runs_dir=tmp_path / "runs")
+    seen: list[float] = []
+    job = jobs.wait(job_store, handle.job_id, poll=0.25, timeout=900, on_progress=lambda j: seen.append(j.progress))
+    assert job.status == "done", f"{job.error}\n{jobs.log_tail(job, lines=40)}"
+    assert seen[-1] == 1.0 and seen == sorted(seen) and any(0 < p < 1 for p in seen)
+    run = job_store.find_signal_run(handle.cache_key)
+    assert run.run_id == job.run_id and run.models == ["embedded-bt"] and run.params["n_folds"] == 2
+    assert job_store.count_pairs(PairFilter(signal_run=run.run_id)) == 60
+    table = job_store.signals(run.run_id).to_pandas()
+    assert table["margin"].notna().all() and table["map_x"].notna().all() and table["cluster"].notna().all()
+    assert job_store.clusters(run.run_id).num_rows >= 1
+    assert job_store.pair_signals(table["pair_id"].iloc[0], run.run_id)["model_margins"].keys() == {"embedded-bt"}
+    checkpoints = json.loads(next((Path(job.work_dir) / "features").glob("embed-*/complete.json")).read_text())
+    assert checkpoints["rows"] == 60
+    again = jobs.submit_signals(job_store, "d", cfg, runs_dir=tmp_path / "runs")
+    assert again.cached and again.run_id == run.run_id and len(job_store.jobs()) == 1
