@@ -167,14 +167,18 @@ class AnnotateMixin:
         not skipped (an undone skip no longer counts) and has no current human label for.
         """
         expires = now + timedelta(seconds=timeout_s)
+        live_sql = """
+            SELECT s.pair_id, s.slot, i.position, s.claimed_at, s.expires_at FROM queue_slots s
+            JOIN queue_items i ON i.queue_id = s.queue_id AND i.pair_id = s.pair_id
+            WHERE s.queue_id = $1 AND s.annotator = $2 AND s.state = 'claimed' AND s.expires_at > $3
+            ORDER BY s.claimed_at DESC, i.position LIMIT 1"""
+        live = self.rows(live_sql, [queue_id, annotator, now], op="claim")
+        if live:  # the common case (a page rerun): a read, no write transaction
+            return Claim(queue_id, *live[0])
 
         def claim(cur: Any) -> Claim | None:
             self._touch_annotator(cur, queue_id, annotator, now, "claim")
-            live = self.execute(cur, """
-                SELECT s.pair_id, s.slot, i.position, s.claimed_at, s.expires_at FROM queue_slots s
-                JOIN queue_items i ON i.queue_id = s.queue_id AND i.pair_id = s.pair_id
-                WHERE s.queue_id = $1 AND s.annotator = $2 AND s.state = 'claimed' AND s.expires_at > $3
-                ORDER BY s.claimed_at DESC, i.position LIMIT 1""", [queue_id, annotator, now], op="claim").fetchall()
+            live = self.execute(cur, live_sql, [queue_id, annotator, now], op="claim").fetchall()
             if live:
                 return Claim(queue_id, *live[0])
             found = self.execute(cur, f"""

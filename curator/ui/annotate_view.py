@@ -247,6 +247,17 @@ def _plan(db: str, dataset: str, judge: str, run: str | None) -> RoutingPlan:
     return plan_from_store(data.get_store(), budget=0, judge=judge, dataset=dataset, signal_run=run)
 
 
+def reward_judge(dataset: str, run_id: str) -> int:
+    """Write the reward ensemble's vote on every pair of `dataset` as AI verdicts; returns rows written."""
+    from curator.annotate.judges import RewardEnsembleJudge, run_judge
+
+    store = data.get_store()
+    written = run_judge(store, RewardEnsembleJudge(store, run_id), store.select_pair_ids(PairFilter(datasets=(dataset,))),
+                        batch_size=5000)
+    data.invalidate()
+    return written
+
+
 def plan(dataset: str, judge: str, run: str | None, budget: float) -> RoutingPlan:
     """The routing plan at `budget` (a share); the scoring is cached, the split is not."""
     return _plan(data.db_path(), dataset, judge, run).with_budget(float(budget))

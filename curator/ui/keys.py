@@ -91,6 +91,23 @@ AGR_SCOPE, AGR_RUN, AGR_TABLE = "agr.scope", "agr.run", "agr.disputed"
 RT_JUDGE, RT_RUN, RT_BUDGET = "rt.judge", "rt.run", "rt.budget"
 RT_QUEUE_NAME, RT_QUEUE_N, RT_NOTICE = "rt.queue.name", "rt.queue.n", "rt.notice"
 
+# -- Curate and Train pages (curator/ui/curate_view.py, curator/ui/train_view.py) ---------------
+CURATE_PAGE = "pages/9_Curate.py"
+TRAIN_PAGE = "pages/10_Train.py"
+CUR_SAVED, CUR_NAME, CUR_RUN, CUR_SPLITS, CUR_CLUSTERS, CUR_LASSO = (
+    "cur.saved", "cur.name", "cur.run", "cur.splits", "cur.clusters", "cur.lasso")
+CUR_MARGIN_LO, CUR_MARGIN_HI, CUR_LABELS = "cur.mlo", "cur.mhi", "cur.labels"
+CUR_FLIPPED, CUR_FLIP_RULE, CUR_FLIP_T = "cur.flipped", "cur.flip_rule", "cur.flip_t"
+CUR_BAND, CUR_BAND_MEASURE, CUR_BAND_Q = "cur.band", "cur.band_measure", "cur.band_q"
+CUR_DROP_FLAGS, CUR_DEDUP, CUR_CLUSTER_CAP, CUR_PROMPT_CAP = "cur.drop_flags", "cur.dedup", "cur.ccap", "cur.pcap"
+CUR_TOPK, CUR_DIVERSITY = "cur.topk", "cur.diversity"
+CUR_ORDER, CUR_SEED, CUR_EASY = "cur.order", "cur.seed", "cur.easy"
+CUR_EXP_NAME, CUR_EXP_CONV, CUR_EXP_MARGIN, CUR_EXP_TEST = "cur.exp_name", "cur.exp_conv", "cur.exp_margin", "cur.exp_test"
+CUR_NOTICE = "cur.notice"  # the last save/export message, shown once
+TRN_EXPORT, TRN_METHOD, TRN_BASE, TRN_LR, TRN_EPOCHS = "trn.export", "trn.method", "trn.base", "trn.lr", "trn.epochs"
+TRN_MAXLEN, TRN_BATCH, TRN_LORA, TRN_BETA = "trn.maxlen", "trn.batch", "trn.lora", "trn.beta"
+TRN_RUNS, TRN_RUN, TRN_NOTICE, TRN_RESCORE_DS = "trn.runs", "trn.run", "trn.notice", "trn.rescore_ds"
+
 
 @dataclass(frozen=True)
 class Selection:

@@ -11,7 +11,7 @@ FROM (
         SELECT pair_id, count(*) AS n_judgements, count(*) FILTER (WHERE kind = 'human') AS n_human,
                count(*) FILTER (WHERE kind = 'ai') AS n_ai
         FROM judgements GROUP BY pair_id),
-    latest AS (SELECT pair_id, kind, annotator, arg_max(choice, judgement_id) AS choice
+    latest AS (SELECT pair_id, kind, annotator, arg_max_null(choice, judgement_id) AS choice
                FROM judgements GROUP BY pair_id, kind, annotator),
     votes AS (SELECT pair_id, choice FROM latest WHERE choice IS NOT NULL
               UNION ALL SELECT p.pair_id, p.label FROM pairs p JOIN counts c ON c.pair_id = p.pair_id
