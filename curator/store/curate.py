@@ -16,7 +16,6 @@ import pyarrow as pa
 
 from curator.errors import StoreError
 from curator.schema import SIGNAL_COLUMNS, PairFilter
-from curator.store.filters import LATEST_JUDGEMENTS
 
 MODEL_KINDS = ("embedded", "reward", "dpo")
 
@@ -133,10 +132,6 @@ class CurateMixin:
             SELECT j.pair_id, j.kind, j.annotator, j.choice, j.strength, j.confidence, j.rationale, j.judgement_id
             FROM judgements j JOIN latest l USING (pair_id, kind, annotator, judgement_id)
             ORDER BY j.pair_id, j.kind, j.annotator""", params, op="curation_judgements")
-
-    def latest_judgement_counts(self) -> int:
-        """Number of (pair, kind, annotator) labels in force (a cheap change marker for caches)."""
-        return int(self.scalar(f"SELECT count(*) FROM ({LATEST_JUDGEMENTS})", op="latest_judgement_counts"))
 
     # -- exports ------------------------------------------------------------------------------
 

@@ -1,0 +1,352 @@
+"""`curator export`, `curator recipe ...`, `curator train ...`, `curator eval curation`.
+
+Importing this module registers the commands on `curator.cli`. Each command parses options, calls
+one function of `curator.curate` / `curator.train` / `curator.evals.curation`, and prints the result
+(one JSON object with --json). Training runs in a background process; `curator train reward` follows
+it (metrics lines on stderr) unless --detach, and Ctrl+C cancels it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, _open_store, _typer, app, eval_app
+from curator.curate.export import ExportOptions
+from curator.train.config import DPORunConfig, EmbeddedRewardRunConfig, RewardRunConfig
+
+DEFAULT_EXPORTS = Path("data/exports")
+DEFAULT_RUNS = Path("data/runs")
+
+recipe_app = _typer("Saved selection recipes: list, show, save from a JSON file.")
+train_app = _typer("Train a reward model (embedded or TRL) or a DPO policy on an export; follow, cancel, "
+                   "register, re-score.")
+app.add_typer(recipe_app, name="recipe")
+app.add_typer(train_app, name="train")
+
+
+def _help(cls: type, name: str) -> str:
+    return next(f.metadata["help"] for f in fields(cls) if f.name == name)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _print(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(_clean(data), default=str))
+    else:
+        for key, value in data.items():
+            typer.echo(f"{key}: {value}")
+
+
+def _load_recipe(store: Any, recipe: str) -> Any:
+    from curator.curate import Recipe, load_recipe
+
+    path = Path(recipe)
+    if path.suffix == ".json" and path.exists():
+        return Recipe.from_json(path.read_text(encoding="utf-8"))
+    return load_recipe(store, recipe)
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+class ExportFormat(StrEnum):
+    trl = "trl"
+
+
+class MarginSource(StrEnum):
+    none = "none"
+    signal = "signal"
+    votes = "votes"
+
+
+@app.command("export")
+def export_cmd(
+    recipe: Annotated[str, typer.Option("--recipe", "-r", help="Saved recipe name (or a recipe .json file).")],
+    db: DbOpt = DEFAULT_DB,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="Export format: TRL preference rows "
+                                                               "(prompt, chosen, rejected).")] = ExportFormat.trl,
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False,
+                                      help="Folder holding exports; the snapshot is written to OUT/<export id>.")]
+    = DEFAULT_EXPORTS,
+    name: Annotated[str | None, typer.Option("--name", help=_help(ExportOptions, "name"))] = None,
+    export_id: Annotated[str | None, typer.Option("--id", help="Snapshot id (default: name-time-hash); an "
+                                                               "existing id is refused.")] = None,
+    conversational: Annotated[bool, typer.Option("--conversational/--strings",
+                                                 help=_help(ExportOptions, "conversational"))] = False,
+    margin: Annotated[MarginSource, typer.Option("--margin", help=_help(ExportOptions, "margin"))]
+    = MarginSource.none,
+    test_size: Annotated[float, typer.Option("--test-size", min=0.0, max=0.9,
+                                             help=_help(ExportOptions, "test_size"))] = 0.1,
+    split_by: Annotated[str, typer.Option("--split-by", help=_help(ExportOptions, "split_by"))] = "prompt",
+    seed: Annotated[int, typer.Option("--seed", help=_help(ExportOptions, "seed"))] = 0,
+    push: Annotated[str | None, typer.Option("--push", metavar="REPO_ID",
+                                             help="Also push to this Hugging Face dataset repo (needs HF_TOKEN).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the pairs a recipe selects as an immutable TRL dataset snapshot (Parquet, JSONL, datasets, card)."""
+    from curator.curate import export, push_to_hub
+
+    store = _open_store(db)
+    rec = _load_recipe(store, recipe)
+    options = ExportOptions(name=name or rec.name or "export", conversational=conversational, margin=margin.value,
+                            test_size=test_size, split_by=split_by, seed=seed)
+    result = export(store, rec, out, options, export_id=export_id)
+    data: dict[str, Any] = {"export_id": result.export_id, "path": str(result.path), "train": result.n_train,
+                            "test": result.n_test, "format": fmt.value}
+    if push:
+        data["hub"] = push_to_hub(result.path, push)
+    _print(data, as_json)
+
+
+# -- recipes ----------------------------------------------------------------------------------
+
+
+@recipe_app.command("list")
+def recipe_list(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
+    """List saved recipes."""
+    rows = [{"name": r.name, "version": r.version, "updated_at": str(r.updated_at)} for r in _open_store(db).recipes()]
+    if as_json:
+        typer.echo(json.dumps(rows))
+    else:
+        for r in rows:
+            typer.echo(f"{r['name']}  v{r['version']}  {r['updated_at']}")
+
+
+@recipe_app.command("show")
+def recipe_show(name: Annotated[str, typer.Argument(help="Recipe name.")], db: DbOpt = DEFAULT_DB) -> None:
+    """Print a saved recipe as JSON."""
+    from curator.curate import load_recipe
+
+    typer.echo(load_recipe(_open_store(db), name).to_json())
+
+
+@recipe_app.command("save")
+def recipe_save(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Recipe JSON file.")],
+    name: Annotated[str | None, typer.Option("--name", help="Save under this name (default: the file's).")] = None,
+    db: DbOpt = DEFAULT_DB,
+) -> None:
+    """Save a recipe from a JSON file (a new version when the name exists)."""
+    from curator.curate import Recipe, save_recipe
+
+    recipe = Recipe.from_json(file.read_text(encoding="utf-8"))
+    version = save_recipe(_open_store(db), recipe, name=name)
+    typer.echo(f"saved {name or recipe.name} v{version}")
+
+
+# -- train ------------------------------------------------------------------------------------
+
+DataOpt = Annotated[Path, typer.Option("--data", exists=True, file_okay=False,
+                                       help="Export folder (train.parquet, test.parquet) to train on.")]
+RunsOpt = Annotated[Path, typer.Option("--runs", file_okay=False, help="Folder holding run folders.")]
+DetachOpt = Annotated[bool, typer.Option("--detach", help="Start the run and return at once.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", metavar="FIELD=VALUE",
+                                                  help="Any other config field (repeatable), e.g. --set "
+                                                       "warmup_steps=0.1.")]
+
+
+def _parse_sets(cls: type, items: list[str] | None) -> dict[str, Any]:
+    known = {f.name: f for f in fields(cls)}
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or key not in known:
+            raise typer.BadParameter(f"expected FIELD=VALUE with FIELD one of {sorted(known)}, got {item!r}.",
+                                     param_hint="--set")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def _follow(run_dir: Path, *, quiet: bool) -> Any:
+    from curator.train import cancel_run, run_metrics, run_status
+
+    seen = 0
+    try:
+        while True:
+            info = run_status(run_dir)
+            lines = run_metrics(run_dir)
+            for line in lines[seen:]:
+                if not quiet:
+                    shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in line.items()
+                             if k in ("step", "loss", "accuracy", "eval_accuracy", "rewards/accuracies")}
+                    typer.echo(json.dumps(shown), err=True)
+            seen = len(lines)
+            if info.finished:
+                return info
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        typer.echo("cancelling ...", err=True)
+        return cancel_run(run_dir)
+
+
+def _start(cfg: Any, *, runs: Path, detach: bool, quiet: bool, register: bool, db: Path, as_json: bool) -> None:
+    from curator.train import register_run, run_log, start_run
+
+    export_id = Path(cfg.data).name
+    info = start_run(cfg, runs, export_id=export_id)
+    if not detach:
+        info = _follow(info.run_dir, quiet=quiet)
+    data: dict[str, Any] = {"run_id": info.run_id, "run_dir": str(info.run_dir), "status": info.status,
+                            **{k: v for k, v in info.final.items() if k != "finished_at"}}
+    if info.status == "done" and register:
+        data["model_id"] = register_run(_open_store(db), info.run_dir).model_id
+    _print(data, as_json)
+    if info.status in ("failed", "lost"):
+        typer.echo(run_log(info.run_dir, tail_chars=3000), err=True)
+        raise typer.Exit(code=1)
+
+
+@train_app.command("reward")
+def train_reward(
+    data: DataOpt,
+    base: Annotated[str, typer.Option("--base", help="Base model (local folder or hub id), or 'embedded' for the "
+                                                     "embedded Bradley-Terry head on frozen embeddings.")],
+    lr: Annotated[float | None, typer.Option("--lr", help=_help(RewardRunConfig, "learning_rate"))] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs", help=_help(RewardRunConfig, "num_train_epochs"))]
+    = None,
+    max_length: Annotated[int, typer.Option("--max-length", help=_help(RewardRunConfig, "max_length"))] = 1024,
+    batch_size: Annotated[int, typer.Option("--batch-size", help=_help(RewardRunConfig,
+                                                                       "per_device_train_batch_size"))] = 8,
+    lora: Annotated[bool, typer.Option("--lora/--no-lora", help=_help(RewardRunConfig, "use_lora"))] = False,
+    use_margin: Annotated[bool, typer.Option("--margin/--no-margin", help=_help(RewardRunConfig, "use_margin"))]
+    = True,
+    seed: Annotated[int, typer.Option("--seed", help=_help(RewardRunConfig, "seed"))] = 42,
+    sets: SetOpt = None,
+    runs: RunsOpt = DEFAULT_RUNS,
+    register: Annotated[bool, typer.Option("--register/--no-register", help="Register the trained model in --db "
+                                                                             "when the run finishes.")] = False,
+    db: DbOpt = DEFAULT_DB,
+    detach: DetachOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a reward model on an export (a background process); prints the held-out reward accuracy."""
+    common: dict[str, Any] = {"data": str(data), "seed": seed}
+    if lr is not None:
+        common["learning_rate"] = lr
+    if epochs is not None:
+        common["num_train_epochs"] = epochs
+    if base == "embedded":
+        cfg: Any = EmbeddedRewardRunConfig(**common, use_margin=use_margin,
+                                           **_parse_sets(EmbeddedRewardRunConfig, sets))
+    else:
+        cfg = RewardRunConfig(**common, base_model=base, max_length=max_length, per_device_train_batch_size=batch_size,
+                              use_lora=lora, use_margin=use_margin, **_parse_sets(RewardRunConfig, sets))
+    _start(cfg, runs=runs, detach=detach, quiet=quiet, register=register, db=db, as_json=as_json)
+
+
+@train_app.command("dpo")
+def train_dpo(
+    data: DataOpt,
+    base: Annotated[str, typer.Option("--base", help=_help(DPORunConfig, "base_model"))],
+    lr: Annotated[float, typer.Option("--lr", help=_help(DPORunConfig, "learning_rate"))] = 1e-6,
+    epochs: Annotated[float, typer.Option("--epochs", help=_help(DPORunConfig, "num_train_epochs"))] = 1.0,
+    beta: Annotated[float, typer.Option("--beta", help=_help(DPORunConfig, "beta"))] = 0.1,
+    max_length: Annotated[int, typer.Option("--max-length", help=_help(DPORunConfig, "max_length"))] = 1024,
+    batch_size: Annotated[int, typer.Option("--batch-size", help=_help(DPORunConfig,
+                                                                       "per_device_train_batch_size"))] = 8,
+    lora: Annotated[bool, typer.Option("--lora/--no-lora", help=_help(DPORunConfig, "use_lora"))] = False,
+    seed: Annotated[int, typer.Option("--seed", help=_help(DPORunConfig, "seed"))] = 42,
+    sets: SetOpt = None,
+    runs: RunsOpt = DEFAULT_RUNS,
+    db: DbOpt = DEFAULT_DB,
+    detach: DetachOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a DPO policy on an export (a background process); prints the held-out implicit-reward accuracy."""
+    cfg = DPORunConfig(data=str(data), base_model=base, learning_rate=lr, num_train_epochs=epochs, beta=beta,
+                       max_length=max_length, per_device_train_batch_size=batch_size, use_lora=lora, seed=seed,
+                       **_parse_sets(DPORunConfig, sets))
+    _start(cfg, runs=runs, detach=detach, quiet=quiet, register=False, db=db, as_json=as_json)
+
+
+@train_app.command("status")
+def train_status(runs: RunsOpt = DEFAULT_RUNS, as_json: JsonOpt = False) -> None:
+    """List training runs and their state."""
+    from curator.train import list_runs
+
+    rows = [{"run_id": r.run_id, "method": r.method, "status": r.status, "export_id": r.export_id,
+             "eval_accuracy": r.final.get("eval_accuracy")} for r in list_runs(runs)]
+    if as_json:
+        typer.echo(json.dumps(_clean(rows)))
+    else:
+        for r in rows:
+            typer.echo(f"{r['run_id']}  {r['method']}  {r['status']}  eval_accuracy={r['eval_accuracy']}")
+
+
+@train_app.command("cancel")
+def train_cancel(run_id: Annotated[str, typer.Argument(help="Run id.")], runs: RunsOpt = DEFAULT_RUNS) -> None:
+    """Cancel a running training run (SIGTERM to its process group)."""
+    from curator.train import cancel_run
+
+    typer.echo(cancel_run(runs / run_id).status)
+
+
+@train_app.command("register")
+def train_register(run_id: Annotated[str, typer.Argument(help="Run id.")], runs: RunsOpt = DEFAULT_RUNS,
+                   db: DbOpt = DEFAULT_DB) -> None:
+    """Register a finished run's model in the model registry."""
+    from curator.train import register_run
+
+    typer.echo(register_run(_open_store(db), runs / run_id).model_id)
+
+
+@train_app.command("rescore")
+def train_rescore(model_id: Annotated[str, typer.Argument(help="Registered model id.")],
+                  dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to score.")],
+                  db: DbOpt = DEFAULT_DB) -> None:
+    """Score every pair of a dataset with a registered reward model; stored as a new signal run."""
+    from curator.train import rescore
+
+    typer.echo(rescore(_open_store(db), model_id, dataset))
+
+
+# -- eval -------------------------------------------------------------------------------------
+
+
+@eval_app.command("curation")
+def eval_curation(
+    data: Annotated[Path, typer.Argument(metavar="DATA", exists=True, help="Preference pairs with labels (e.g. "
+                                                                           "HH-RLHF helpful-base test.jsonl.gz).")],
+    flip: Annotated[float, typer.Option("--flip", min=0.0, max=0.49, help="Share of training labels flipped.")]
+    = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of split, flips, folds and recipe.")] = 0,
+    heldout: Annotated[float, typer.Option("--heldout", min=0.05, max=0.9, help="Share of pairs held out.")] = 0.3,
+    embedder: Annotated[str, typer.Option("--embedder", help="Embedding model (curator.signals.embed names).")]
+    = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the embedded reward on all vs curated training pairs after flipping labels; held-out accuracy.
+
+    Prints {"all": acc, "curated": acc, "kept": share kept} (plus the clean-label reference and how
+    well the out-of-fold signals found the flips); accuracy is against the held-out pairs' original labels.
+    """
+    from curator.evals.curation import evaluate_curation
+
+    result = evaluate_curation(data, flip=flip, seed=seed, heldout=heldout, embedder=embedder)
+    data_out = {"all": round(result.all, 4), "curated": round(result.curated, 4), "kept": round(result.kept, 4),
+                **{k: v for k, v in result.to_dict().items() if k not in ("all", "curated", "kept")}}
+    _print(data_out, as_json)

@@ -1,0 +1,153 @@
+"""The signals backend: per-pair reward margins, uncertainty, noise flags and clusters.
+
+Arrays/Arrow in, arrays/Arrow out. Imports no duckdb and no streamlit and does no database I/O, so
+it runs in a worker process, on a bare GPU machine, or under Ray. Heavy dependencies (torch,
+sentence-transformers, cleanlab, umap) are imported inside the functions that need them.
+
+Public surface:
+
+- `SignalConfig`: every knob of a signals run (round-trips through a dict; `cache_key`).
+- `compute_signals(pairs, cfg, *, features=None, on_progress=None, should_stop=None) -> SignalResult`.
+- `SignalResult`: ``signals`` (pair_id + `curator.schema.SIGNAL_COLUMNS` + ``model_margins``),
+  ``clusters`` (cluster, name, size, terms) and ``models``.
+- `Cancelled`: raised when ``should_stop()`` says so.
+- Modules: `bt` (Bradley-Terry heads), `uncertainty`, `noise`, `clusters`, `pipeline`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+import pyarrow as pa
+
+# Bump when the same config would produce different numbers (new features, new defaults).
+SIGNALS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SignalConfig:
+    """Parameters of a signals run.
+
+    > Parameters that control the models
+
+    embedder (`str`, defaults to `"default"`): embedding model (`curator.signals.embed.EmbeddingScorer`).
+    rewards (`tuple[str, ...]`, defaults to `()`): HF sequence-classification reward models joining the ensemble.
+    device (`str` or `None`, defaults to `None`): torch device for the embedder and reward models.
+
+    > Parameters that control the reward ensemble and uncertainty
+
+    n_folds, n_heads, mc_samples, variance_head, seed.
+
+    > Parameters that control clusters, the map and duplicates
+
+    n_clusters, map_sample, near_dup_threshold.
+
+    Each field's `help` metadata is its one description.
+
+    >>> cfg = SignalConfig(n_folds=3)
+    >>> SignalConfig.from_dict(cfg.to_dict()) == cfg
+    True
+    """
+
+    # Parameters that control the models
+    embedder: str = field(default="default", metadata={"help": "Embedding model: 'default', 'minilm', 'minilm-int8', "
+                                                               "'minilm-m2v', or a sentence-transformers path or id."})
+    rewards: tuple[str, ...] = field(default=(), metadata={
+        "help": "Hugging Face sequence-classification reward models (local paths or hub ids) whose margins join the "
+                "embedded Bradley-Terry ensemble, each rescaled by an out-of-fold temperature."})
+    device: str | None = field(default=None, metadata={
+        "help": "Torch device for embedder and reward models ('cpu', 'cuda', 'cuda:1'); None picks CUDA when available."})
+    # Parameters that control the reward ensemble and uncertainty
+    n_folds: int = field(default=5, metadata={
+        "help": "Cross-fitting folds: a labelled pair's margin comes only from heads trained without it."})
+    n_heads: int = field(default=8, metadata={"help": "Bootstrap Bradley-Terry heads trained per fold."})
+    mc_samples: int = field(default=20, metadata={"help": "MC-dropout passes of the MLP head for BALD."})
+    variance_head: bool = field(default=True, metadata={
+        "help": "Fit the variance-aware (Thurstonian) Gaussian head for var_margin and var_sigma."})
+    seed: int = field(default=0, metadata={"help": "Seed of folds, bootstraps, dropout, k-means and the map."})
+    # Parameters that control clusters, the map and duplicates
+    n_clusters: int | None = field(default=None, metadata={
+        "help": "k-means clusters of prompt embeddings; None means round(sqrt(N/2)) clipped to [8, 100]."})
+    map_sample: int = field(default=200_000, metadata={
+        "help": "Most pairs the 2-D UMAP map is fitted on; the others are placed by their nearest sampled pairs."})
+    near_dup_threshold: float = field(default=0.97, metadata={
+        "help": "Cosine of (prompt, responses) pair embeddings at or above which two pairs are near-duplicates."})
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rewards, str | list):
+            object.__setattr__(self, "rewards", (self.rewards,) if isinstance(self.rewards, str) else
+                               tuple(self.rewards))
+        if self.n_folds < 2:
+            raise ValueError(f"`n_folds` must be at least 2 (cross-fitting needs a held-out fold), got {self.n_folds}.")
+        for name in ("n_heads", "mc_samples", "map_sample"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"`{name}` must be at least 1, got {getattr(self, name)}.")
+        if self.n_clusters is not None and self.n_clusters < 1:
+            raise ValueError(f"`n_clusters` must be at least 1 or None, got {self.n_clusters}.")
+        if not 0.0 < self.near_dup_threshold <= 1.0:
+            raise ValueError(f"`near_dup_threshold` must be in (0, 1], got {self.near_dup_threshold}.")
+        if len(set(self.rewards)) != len(self.rewards):
+            raise ValueError(f"`rewards` lists a model twice: {list(self.rewards)}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples become lists)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SignalConfig:
+        """Inverse of `to_dict`; unknown keys raise ValueError naming the valid ones."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"Unknown SignalConfig keys {unknown}; valid: {sorted(names)}.")
+        kw = dict(d)
+        if "rewards" in kw and kw["rewards"] is not None:
+            kw["rewards"] = tuple(kw["rewards"])
+        return cls(**kw)
+
+    def cache_key(self, dataset_version: int, dataset: str) -> str:
+        """Stable hash of (dataset, version, every field but `device`, algorithm version).
+
+        >>> SignalConfig().cache_key(1, "hh") == SignalConfig(device="cpu").cache_key(1, "hh")
+        True
+        >>> SignalConfig().cache_key(1, "hh") == SignalConfig().cache_key(2, "hh")
+        False
+        """
+        params = {k: v for k, v in self.to_dict().items() if k != "device"}  # same numbers on any device
+        blob = json.dumps({"dataset": dataset, "version": int(dataset_version), "params": params,
+                           "signals_version": SIGNALS_VERSION}, sort_keys=True)
+        return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """``{field: help text}`` (for CLI help and docs)."""
+        return {f.name: f.metadata["help"] for f in fields(cls)}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """``{field: default}``."""
+        return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    """What `compute_signals` returns.
+
+    Attributes:
+        signals: ``pair_id`` + `curator.schema.SIGNAL_COLUMNS` + ``model_margins`` (JSON text
+            ``{model: margin}``, label-oriented log-odds), one row per input pair, input order.
+        clusters: ``cluster`` int32, ``name`` str, ``size`` int32, ``terms`` (JSON text list).
+        models: the ensemble's models (``embedded-bt`` first, then ``cfg.rewards``).
+    """
+
+    signals: pa.Table
+    clusters: pa.Table
+    models: list[str]
+
+
+from curator.signals.pipeline import Cancelled, compute_signals  # noqa: E402 (needs SignalConfig defined first)
+
+__all__ = ["SIGNALS_VERSION", "Cancelled", "SignalConfig", "SignalResult", "compute_signals"]

@@ -1,0 +1,132 @@
+"""Label-noise and data-hygiene signals: confident-learning issue scores, flags, duplicates, DPO difficulty.
+
+Contract: arrays (and strings for the identical check) in, arrays out. Directions:
+
+- ``issue_score`` in [0, 1]: **higher = more likely mislabelled**. It is ``1 - self_confidence``,
+  where cleanlab's self-confidence is the out-of-sample probability of the given label
+  (`cleanlab.rank.get_label_quality_scores`, method ``self_confidence``). Only meaningful when
+  the probabilities never saw the pair's label (cross-fitted heads, or an external model).
+- ``flag_flipped``: cleanlab `find_label_issues` (prune by noise rate) says the label is an
+  issue AND the label-oriented margin is negative.
+- ``flag_ambiguous``: the ensemble cannot tell the two responses apart: ``|margin| < margin_std``
+  or ``|p_correct - 0.5| < 0.05``.
+- ``flag_identical``: the two responses are equal after whitespace normalisation.
+- ``flag_near_duplicate``: another pair's (prompt, {a, b}) embedding has cosine >= threshold.
+- ``dpo_difficulty``: ``c = log pi_ref(rejected) - log pi_ref(chosen)`` (Chen et al. 2024, Thm 4.1);
+  ``c > 0`` means the reference model ranks the pair wrongly and DPO will struggle to flip it.
+
+Imports cleanlab inside `issue_scores`; no duckdb, no streamlit, no I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+_WS = re.compile(r"\s+")
+AMBIGUOUS_P = 0.05
+
+
+def issue_scores(p_correct: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Confident-learning issue score and flag for labelled pairs.
+
+    Pairs are posed to cleanlab as a binary task with a random (seeded) a/b order per pair, so
+    both classes appear even when every stored label is ``a`` (methods notes, section 8.1).
+
+    Args:
+        p_correct: (n,) out-of-sample probability that the given label is right.
+        seed: seed of the random order.
+
+    Returns:
+        ``(issue_score (n,), is_issue (n,) bool)``; issue_score = 1 - self-confidence.
+
+    >>> s, f = issue_scores(np.r_[np.full(40, 0.9), np.full(10, 0.1)])
+    >>> bool(s[-1] > s[0]), int(f.sum())
+    (True, 10)
+    """
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    p = np.clip(np.asarray(p_correct, dtype=np.float64), 1e-6, 1 - 1e-6)
+    order = np.random.default_rng(seed).random(len(p)) < 0.5  # True: the given label is class 1
+    labels = order.astype(np.int64)
+    p1 = np.where(order, p, 1 - p)
+    pred_probs = np.stack([1 - p1, p1], axis=1)
+    quality = get_label_quality_scores(labels, pred_probs, method="self_confidence")
+    if len(p) < 10 or labels.min() == labels.max():
+        return 1.0 - quality, p < 0.5
+    mask = find_label_issues(labels, pred_probs, filter_by="prune_by_noise_rate")
+    return 1.0 - quality, np.asarray(mask, dtype=bool)
+
+
+def is_identical(responses_a: Sequence[str], responses_b: Sequence[str]) -> np.ndarray:
+    """True where the responses are equal after collapsing whitespace and stripping.
+
+    >>> is_identical(["a  b\\n", "x"], ["a b", "y"]).tolist()
+    [True, False]
+    """
+    return np.array([_WS.sub(" ", a or "").strip() == _WS.sub(" ", b or "").strip()
+                     for a, b in zip(responses_a, responses_b, strict=True)], dtype=bool)
+
+
+def pair_vectors(emb_prompt: np.ndarray, emb_a: np.ndarray, emb_b: np.ndarray) -> np.ndarray:
+    """One unit vector per pair, the same for (a, b) and (b, a): ``[e_p, (e_a + e_b)/2]`` normalised."""
+    v = np.hstack([emb_prompt, 0.5 * (emb_a + emb_b)]).astype(np.float32)
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+def near_duplicates(vectors: np.ndarray, *, threshold: float = 0.97, groups: np.ndarray | None = None,
+                    block: int = 4096) -> np.ndarray:
+    """True for every row with another row at cosine >= threshold.
+
+    Exact within each group (all rows form one group when `groups` is None), by blocked matrix
+    products: memory is O(block x group size). Pass k-means cluster ids as `groups` for ~1M rows
+    (near-identical rows share a cluster except at a boundary, so a few may be missed).
+
+    Args:
+        vectors: (N, D) unit vectors.
+        threshold: cosine at or above which two rows are near-duplicates.
+        groups: (N,) optional block ids; only rows in the same group are compared.
+        block: rows per matrix product.
+
+    Returns:
+        (N,) bool.
+
+    >>> v = np.array([[1, 0], [0.999, 0.0447], [0, 1]], dtype=np.float32)
+    >>> near_duplicates(v / np.linalg.norm(v, axis=1, keepdims=True)).tolist()
+    [True, True, False]
+    """
+    n = len(vectors)
+    out = np.zeros(n, dtype=bool)
+    if groups is None:
+        groups = np.zeros(n, np.int64)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        if len(idx) < 2:
+            continue
+        V = np.ascontiguousarray(vectors[idx], dtype=np.float32)
+        for s in range(0, len(idx), block):
+            sims = V[s:s + block] @ V.T
+            rows = np.arange(sims.shape[0])
+            sims[rows, rows + s] = -np.inf  # a row is not its own duplicate
+            out[idx[s:s + block]] |= (sims >= threshold).any(1)
+    return out
+
+
+def dpo_difficulty(logp_ref_a: np.ndarray, logp_ref_b: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """``c = log pi_ref(rejected) - log pi_ref(chosen)`` per pair (NaN for unlabelled pairs).
+
+    Args:
+        logp_ref_a, logp_ref_b: (N,) summed reference-model log-probs of each response.
+        sign: (N,) +1 where ``a`` is chosen, -1 where ``b`` is, 0 unlabelled.
+
+    >>> dpo_difficulty(np.array([-5.0, -5.0]), np.array([-3.0, -3.0]), np.array([1, -1])).tolist()
+    [2.0, -2.0]
+    """
+    c = (np.asarray(logp_ref_b, np.float64) - np.asarray(logp_ref_a, np.float64)) * sign
+    return np.where(sign != 0, c, np.nan)

@@ -1,0 +1,172 @@
+"""The Train page's parts: start a run from an export, the runs table, live curves, cancel, register, re-score.
+
+Training runs in its own process (`curator.train.start_run`); this module only writes a config,
+starts the process and reads the run folder (status markers, metrics JSONL, log). The live part is an
+``st.fragment`` that reruns every second while the run is going, so the rest of the page stays still.
+Runs live beside the database: ``<db folder>/runs``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from curator import train
+from curator.errors import CuratorError
+from curator.train.config import DPORunConfig, EmbeddedRewardRunConfig, RewardRunConfig
+from curator.ui import data, keys
+from curator.ui.text import inline
+
+POLL = "1s"
+POLLING = "trn.polling"  # the panel was drawn while its run was going
+METHODS = {"embedded": "Embedded reward (CPU, seconds)", "reward": "TRL reward model", "dpo": "TRL DPO"}
+CURVES = ("loss", "accuracy", "eval_accuracy", "eval_loss", "margin", "rewards/accuracies", "rewards/margins")
+
+DEFAULTS: dict[str, Any] = {
+    keys.TRN_METHOD: "embedded", keys.TRN_BASE: "", keys.TRN_LR: None, keys.TRN_EPOCHS: None,
+    keys.TRN_MAXLEN: 1024, keys.TRN_BATCH: 8, keys.TRN_LORA: False, keys.TRN_BETA: 0.1,
+}
+
+
+def init_state() -> None:
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+
+
+def runs_root() -> Path:
+    return Path(data.db_path()).parent / "runs"
+
+
+def config_from_state(export_path: str) -> Any:
+    """The run config the form describes; ValueError names a missing or bad field."""
+    s = st.session_state
+    method = s.get(keys.TRN_METHOD, "embedded")
+    common: dict[str, Any] = {"data": export_path}
+    if s.get(keys.TRN_LR):
+        common["learning_rate"] = float(s[keys.TRN_LR])
+    if s.get(keys.TRN_EPOCHS):
+        common["num_train_epochs"] = float(s[keys.TRN_EPOCHS])
+    if method == "embedded":
+        return EmbeddedRewardRunConfig(**common)
+    hf = dict(base_model=(s.get(keys.TRN_BASE) or "").strip(), max_length=int(s.get(keys.TRN_MAXLEN, 1024)),
+              per_device_train_batch_size=int(s.get(keys.TRN_BATCH, 8)), use_lora=bool(s.get(keys.TRN_LORA)))
+    if method == "reward":
+        return RewardRunConfig(**common, **hf)
+    return DPORunConfig(**common, **hf, beta=float(s.get(keys.TRN_BETA, 0.1)))
+
+
+def start(export_id: str, export_path: str) -> None:
+    """on_click of Start: write the run folder and start the process; remember the run."""
+    try:
+        cfg = config_from_state(export_path)
+        info = train.start_run(cfg, runs_root(), export_id=export_id)
+    except (ValueError, CuratorError) as e:
+        st.session_state[keys.TRN_NOTICE] = ("error", f"Not started: {e}")
+        return
+    st.session_state[keys.TRN_RUN] = info.run_id
+    st.session_state[keys.TRN_NOTICE] = ("success", f"Started run {info.run_id}.")
+
+
+def cancel(run_dir: str) -> None:
+    info = train.cancel_run(run_dir)
+    st.session_state[keys.TRN_NOTICE] = ("info", f"Run {info.run_id} is {info.status}.")
+
+
+def register(run_dir: str) -> None:
+    try:
+        record = train.register_run(data.get_store(), run_dir)
+    except CuratorError as e:
+        st.session_state[keys.TRN_NOTICE] = ("error", str(e))
+        return
+    data.invalidate()
+    st.session_state[keys.TRN_NOTICE] = ("success", f"Registered model {record.model_id}.")
+
+
+def rescore(model_id: str) -> None:
+    dataset = st.session_state.get(keys.TRN_RESCORE_DS)
+    try:
+        run_id = train.rescore(data.get_store(), model_id, dataset)
+    except CuratorError as e:
+        st.session_state[keys.TRN_NOTICE] = ("error", str(e))
+        return
+    data.invalidate()
+    st.session_state[keys.RUN_NEXT] = run_id
+    st.session_state[keys.TRN_NOTICE] = ("success", f"Re-scored {dataset} with {model_id}: signal run {run_id}. "
+                                                    "Pick it on the Signals or Curate page.")
+
+
+def notice() -> None:
+    message = st.session_state.pop(keys.TRN_NOTICE, None)
+    if message:
+        kind, text = message
+        {"success": st.success, "error": st.error}.get(kind, st.info)(inline(text, max_chars=800))
+
+
+def list_runs() -> list[train.RunInfo]:
+    return train.list_runs(runs_root())
+
+
+def runs_frame(runs: list[train.RunInfo]) -> pd.DataFrame:
+    return pd.DataFrame([{"run": r.run_id, "method": r.method, "status": r.status, "export": r.export_id,
+                          "eval accuracy": r.final.get("eval_accuracy"), "started": r.created_at} for r in runs])
+
+
+def curves(metrics: list[dict[str, Any]]) -> pd.DataFrame:
+    """Metrics lines as a frame indexed by step, one column per curve present."""
+    if not metrics:
+        return pd.DataFrame()
+    frame = pd.DataFrame(metrics)
+    cols = [c for c in CURVES if c in frame.columns]
+    return frame.groupby("step")[cols].last() if cols else pd.DataFrame()
+
+
+def registered_ids() -> set[str]:
+    return {m.model_id for m in data.get_store().models()}
+
+
+def run_panel(run_dir: str) -> None:
+    """Status, curves, log and actions of one run; polls every second while it runs."""
+    info = train.run_status(run_dir)
+    st.session_state[POLLING] = not info.finished
+    st.fragment(_panel, run_every=POLL if not info.finished else None)(run_dir)
+
+
+def _panel(run_dir: str) -> None:
+    info = train.run_status(run_dir)
+    if info.finished and st.session_state.get(POLLING):
+        st.session_state[POLLING] = False
+        st.rerun()  # the whole page: the runs table and the actions change once the run ends
+    notice()  # a button of this fragment reruns only the fragment
+    st.markdown(f"**Run {inline(info.run_id)}** · {info.method} · **{info.status}**")
+    frame = curves(train.run_metrics(run_dir))
+    if not frame.empty:
+        acc = [c for c in frame.columns if "accura" in c]
+        left, right = st.columns(2)
+        left.line_chart(frame[[c for c in frame.columns if "loss" in c]], height=220, x_label="step")
+        if acc:
+            right.line_chart(frame[acc], height=220, x_label="step")
+    else:
+        st.caption("No metrics yet.")
+    with st.expander("Log (last lines)", expanded=info.status in ("failed", "lost")):
+        st.code(train.run_log(run_dir, tail_chars=6000) or "(empty)", language=None)
+    if info.error:
+        st.error(inline(info.error.strip().splitlines()[-1], max_chars=400))
+    if not info.finished:
+        st.button("Cancel", key="trn.cancel", icon=":material/stop:", on_click=cancel, args=(run_dir,))
+        return
+    if info.status != "done":
+        return
+    shown = [(k, v) for k, v in info.final.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    for col, (name, value) in zip(st.columns(max(len(shown), 1)), shown, strict=False):
+        col.metric(name.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else f"{value:,}")
+    if info.run_id not in registered_ids():
+        st.button("Register model", key="trn.register", icon=":material/bookmark_add:", on_click=register,
+                  args=(run_dir,))
+    elif info.method in ("embedded", "reward"):
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            st.selectbox("Re-score dataset", [d.name for d in data.datasets()], key=keys.TRN_RESCORE_DS)
+            st.button("Re-score as a signal run", key="trn.rescore", icon=":material/insights:", on_click=rescore,
+                      args=(info.run_id,))

@@ -1,0 +1,53 @@
+"""Train: start a reward-model or DPO run on an export, follow its curves and log, cancel, register, re-score."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from curator import ui
+from curator.ui import keys, selection
+from curator.ui import train_view as tv
+
+ui.page_setup("Train")
+tv.init_state()
+
+with ui.errors_shown():
+    ui.dataset_picker()
+    st.title("Train")
+    tv.notice()
+    exports = {e.export_id: e for e in ui.get_store().exports()}
+    if not exports:
+        st.info("No exports yet: build a selection and export it on the Curate page.", icon=":material/inbox:")
+        st.page_link(keys.CURATE_PAGE, label="Go to Curate", icon=":material/filter_list:")
+        st.stop()
+    if st.session_state.get(keys.TRN_EXPORT) not in exports:
+        st.session_state[keys.TRN_EXPORT] = next(iter(exports))
+
+    with st.form("trn.form", border=True):
+        c1, c2 = st.columns(2)
+        export_id = c1.selectbox("Export", list(exports), key=keys.TRN_EXPORT,
+                                 format_func=lambda e: f"{e} ({exports[e].n_rows:,} pairs)")
+        c2.radio("Method", list(tv.METHODS), key=keys.TRN_METHOD, format_func=tv.METHODS.get, horizontal=True)
+        st.text_input("Base model (TRL methods)", key=keys.TRN_BASE,
+                      placeholder="local folder or hub id, e.g. a sequence-classification or causal LM")
+        c = st.columns(6)
+        c[0].number_input("Learning rate", key=keys.TRN_LR, format="%.2e", placeholder="default")
+        c[1].number_input("Epochs", key=keys.TRN_EPOCHS, min_value=0.0, placeholder="default")
+        c[2].number_input("Max length", key=keys.TRN_MAXLEN, min_value=8, step=64)
+        c[3].number_input("Batch size", key=keys.TRN_BATCH, min_value=1)
+        c[4].number_input("DPO beta", key=keys.TRN_BETA, min_value=0.001, step=0.05)
+        c[5].checkbox("LoRA", key=keys.TRN_LORA)
+        started = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+    if started:
+        tv.start(export_id, exports[export_id].path)
+        st.rerun()
+
+    runs = tv.list_runs()
+    if runs:
+        st.subheader("Runs")
+        table = st.dataframe(tv.runs_frame(runs), key=keys.TRN_RUNS, on_select="rerun", selection_mode="single-row",
+                             hide_index=True, width="stretch")
+        picked = selection.selected_values(table.selection.rows, runs)
+        current = picked[0] if picked else next((r for r in runs if r.run_id == st.session_state.get(keys.TRN_RUN)),
+                                                runs[0])
+        tv.run_panel(str(current.run_dir))

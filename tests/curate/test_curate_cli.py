@@ -1,0 +1,100 @@
+"""`curator export`, `curator recipe`, `curator train`, `curator eval curation` through CliRunner."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from typer.testing import CliRunner
+
+from curator import cli
+from curator.curate import DropFlipped, Recipe, save_recipe
+from curator.schema import PairFilter
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    monkeypatch.delenv("CURATOR_DB", raising=False)
+
+
+def invoke(*args):
+    return runner.invoke(cli.app, [str(a) for a in args])
+
+
+@pytest.fixture
+def db(curation):
+    save_recipe(curation.store, Recipe(name="clean", filter=PairFilter(signal_run="run1"), steps=(DropFlipped(),)))
+    path = curation.store.path
+    curation.store.close()
+    return path
+
+
+def test_export_and_refuse_overwrite(db, tmp_path):
+    out = tmp_path / "exports"
+    result = invoke("export", "--db", db, "--recipe", "clean", "--format", "trl", "--out", out, "--id", "snap1",
+                    "--margin", "signal", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["export_id"] == "snap1" and data["train"] + data["test"] == 36
+    assert (out / "snap1" / "README.md").exists()
+    again = invoke("export", "--db", db, "--recipe", "clean", "--out", out, "--id", "snap1")
+    assert again.exit_code == 1 and "already exists" in again.output
+    missing = invoke("export", "--db", db, "--recipe", "nope", "--out", out)
+    assert missing.exit_code == 1 and "No recipe named 'nope'" in missing.output
+
+
+def test_recipe_commands(db, tmp_path):
+    listed = invoke("recipe", "list", "--db", db, "--json")
+    assert [r["name"] for r in json.loads(listed.stdout)] == ["clean"]
+    shown = invoke("recipe", "show", "clean", "--db", db)
+    path = tmp_path / "r.json"
+    path.write_text(shown.stdout)
+    saved = invoke("recipe", "save", path, "--name", "copy", "--db", db)
+    assert saved.exit_code == 0 and "saved copy v1" in saved.output
+
+
+def test_train_reward_builds_the_config(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_start(cfg, runs, export_id=None):
+        seen.update(cfg=cfg, runs=runs, export_id=export_id)
+        return SimpleNamespace(run_id="r1", run_dir=tmp_path, status="running", final={})
+
+    monkeypatch.setattr("curator.train.start_run", fake_start)
+    data = tmp_path / "exp1"
+    data.mkdir()
+    result = invoke("train", "reward", "--data", data, "--base", "tiny/model", "--lr", "2e-5", "--lora",
+                    "--set", "warmup_steps=0.1", "--set", "shuffle=false", "--runs", tmp_path / "runs", "--detach",
+                    "--json")
+    assert result.exit_code == 0, result.output
+    cfg = seen["cfg"]
+    assert type(cfg).__name__ == "RewardRunConfig" and seen["export_id"] == "exp1"
+    assert (cfg.base_model, cfg.learning_rate, cfg.use_lora, cfg.warmup_steps, cfg.shuffle) == (
+        "tiny/model", 2e-5, True, 0.1, False)
+    result = invoke("train", "reward", "--data", data, "--base", "embedded", "--epochs", "5", "--detach")
+    assert result.exit_code == 0 and type(seen["cfg"]).__name__ == "EmbeddedRewardRunConfig"
+    assert seen["cfg"].num_train_epochs == 5.0
+    result = invoke("train", "dpo", "--data", data, "--base", "m", "--beta", "0.3", "--detach")
+    assert result.exit_code == 0 and (type(seen["cfg"]).__name__, seen["cfg"].beta) == ("DPORunConfig", 0.3)
+    bad = invoke("train", "reward", "--data", data, "--base", "m", "--set", "nope=1", "--detach")
+    assert bad.exit_code != 0 and "FIELD=VALUE" in bad.output
+
+
+def test_eval_curation_prints_json(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake_eval(data, **kwargs):
+        seen.update(data=data, **kwargs)
+        return SimpleNamespace(all=0.61, curated=0.64, kept=0.8,
+                               to_dict=lambda: {"all": 0.61, "curated": 0.64, "kept": 0.8, "clean": 0.65})
+
+    monkeypatch.setattr("curator.evals.curation.evaluate_curation", fake_eval)
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("{}\n")
+    result = invoke("eval", "curation", data, "--flip", "0.2", "--seed", "3", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"all": 0.61, "curated": 0.64, "kept": 0.8, "clean": 0.65}
+    assert (seen["flip"], seen["seed"], seen["heldout"]) == (0.2, 3, 0.3)

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import copy
+import json
+import os
+import stat
+
+import pyarrow.parquet as pq
+import pytest
+
+from curator.curate import (
+    DropFlags,
+    DropFlipped,
+    ExportError,
+    ExportOptions,
+    Recipe,
+    export,
+    push_to_hub,
+    select,
+    write_export,
+)
+from curator.schema import PairFilter
+
+RECIPE = Recipe(name="clean toy", filter=PairFilter(signal_run="run1"),
+                steps=(DropFlipped(), DropFlags()), order="curriculum", easy_fraction=0.3)
+
+
+def _export(curation, **opts):
+    options = ExportOptions(name="toy", **{"margin": "signal", **opts})
+    return export(curation.store, RECIPE, curation.root / "exports", options)
+
+
+class TestSnapshot:
+    def test_files_counts_and_record(self, curation):
+        result = _export(curation)
+        files = sorted(p.name for p in result.path.iterdir())
+        assert files == ["README.md", "hf", "manifest.json", "recipe.json", "test.jsonl", "test.parquet",
+                         "train.jsonl", "train.parquet"]
+        train, test = pq.read_table(result.path / "train.parquet"), pq.read_table(result.path / "test.parquet")
+        assert train.num_rows + test.num_rows == 31 == result.n_train + result.n_test and test.num_rows > 0
+        for col in ("prompt", "chosen", "rejected", "margin", "soft_label", "rationale", "n_annotators",
+                    "signal_p_correct", "label_source", "difficulty", "position", "pair_id"):
+            assert col in train.column_names
+        assert min(train.column("margin").to_pylist()) >= 0.0
+        assert not set(train.column("prompt").to_pylist()) & set(test.column("prompt").to_pylist())
+        positions = train.column("position").to_pylist()
+        assert positions == sorted(positions)  # curriculum order survives the split
+        record = curation.store.export_record(result.export_id)
+        assert record.n_rows == 31 and record.path == str(result.path) and record.recipe["name"] == "clean toy"
+        assert record.dataset == "toy" and record.card["counts"]["train"] == result.n_train
+        assert Recipe.from_json((result.path / "recipe.json").read_text()) == RECIPE
+
+    def test_immutable(self, curation):
+        result = _export(curation)
+        assert not os.stat(result.path / "train.parquet").st_mode & stat.S_IWUSR
+        selection = select(curation.store, RECIPE)
+        with pytest.raises(ExportError, match="already exists"):
+            write_export(selection, curation.root / "exports", ExportOptions(), export_id=result.export_id)
+        with pytest.raises(ExportError, match="empty"):
+            empty = Recipe(filter=PairFilter(pair_ids=("nope",)))
+            write_export(select(curation.store, empty), curation.root / "exports", ExportOptions())
+        assert sorted(p.name for p in (curation.root / "exports").iterdir()) == [result.export_id]
+
+    def test_split_is_seeded(self, curation):
+        selection = select(curation.store, RECIPE)
+        a = write_export(selection, curation.root / "e", ExportOptions(seed=1, test_size=0.3), export_id="a")
+        b = write_export(selection, curation.root / "e", ExportOptions(seed=1, test_size=0.3), export_id="b")
+        c = write_export(selection, curation.root / "e", ExportOptions(seed=2, test_size=0.3), export_id="c")
+        ids = [pq.read_table(r.path / "test.parquet").column("pair_id").to_pylist() for r in (a, b, c)]
+        assert ids[0] == ids[1] != ids[2]
+
+    def test_card(self, curation):
+        result = _export(curation)
+        card = (result.path / "README.md").read_text()
+        assert card.startswith("---\nconfigs:")
+        for text in ("# toy", result.export_id, "run1", "`bt-minilm@1`", "| toy | fixture | 1 |",
+                     "| human | 1 |", "| consensus | 2 |", "drop likely-flipped pairs (flag_flipped) | 40 | 4 | 0 |",
+                     '"folds": 5', "`margin`", "RewardTrainer", "| train |", "easy:"):
+            assert text in card, text
+        manifest = json.loads((result.path / "manifest.json").read_text())
+        assert manifest["signal_run"]["models"] == ["bt-minilm@1"] and manifest["sources"][0]["version"] == 1
+
+    def test_conversational_and_datasets_folder(self, curation):
+        from datasets import load_dataset, load_from_disk
+
+        result = _export(curation, conversational=True, signals=())
+        ds = load_from_disk(str(result.path / "hf"))
+        row = ds["train"][0]
+        assert row["prompt"][0]["role"] == "user" and row["chosen"][0]["role"] == "assistant"
+        assert not [c for c in ds["train"].column_names if c.startswith("signal_")]
+        again = load_dataset("json", data_files=str(result.path / "train.jsonl"), split="train",
+                             cache_dir=str(curation.root / "cache"))
+        assert again["pair_id"] == ds["train"]["pair_id"]
+
+    def test_push_needs_token(self, curation, monkeypatch):
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        result = _export(curation)
+        with pytest.raises(ExportError, match="HF_TOKEN"):
+            push_to_hub(result.path, "me/toy")
+
+    def test_options_validate(self):
+        with pytest.raises(ValueError, match="margin"):
+            ExportOptions(margin="big")
+        with pytest.raises(ValueError, match="parquet"):
+            ExportOptions(formats=("jsonl",))
+        with pytest.raises(ValueError, match="Unknown signal"):
+            ExportOptions(signals=("nope",))
+
+
+# -- the export feeds TRL as is ----------------------------------------------------------------
+
+WORDS = "the sky grass sea fire is blue red answer question".split() + [str(i) for i in range(40)]
+CPU_ARGS = dict(max_steps=1, per_device_train_batch_size=2, logging_steps=1, save_strategy="no", report_to="none",
+                bf16=False, activation_checkpointing=False, dataloader_pin_memory=False, seed=0)
+
+
+def tiny_tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<eos>": 1, "<unk>": 2, "<bos>": 3, **{w: i + 4 for i, w in enumerate(WORDS)}}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>",
+                                  bos_token="<bos>")
+    tok.chat_template = ("{% for m in messages %}{{ m['role'] }} {{ m['content'] }}"
+                         "{% if m['role'] == 'assistant' %}<eos>{% endif %} {% endfor %}"
+                         "{% if add_generation_prompt %}assistant {% endif %}")
+    return tok
+
+
+def tiny_llama(tok, cls_name):
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                   num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                                   pad_token_id=0, eos_token_id=1, bos_token_id=3,
+                                   **({"num_labels": 1} if "Sequence" in cls_name else {}))
+    return getattr(transformers, cls_name)(cfg)
+
+
+@pytest.mark.parametrize("conversational", [False, True])
+def test_export_trains_trl_reward_and_dpo(curation, tmp_path, conversational):
+    from datasets import load_from_disk
+    from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer
+
+    result = _export(curation, conversational=conversational)
+    ds = load_from_disk(str(result.path / "hf"))
+    tok = tiny_tokenizer()
+    keep = ["prompt", "chosen", "rejected"]
+    rm_data = ds["train"].select_columns(keep + ["margin"])
+    trainer = RewardTrainer(model=tiny_llama(tok, "LlamaForSequenceClassification"), processing_class=tok,
+                            args=RewardConfig(output_dir=str(tmp_path / "rm"), max_length=64, **CPU_ARGS),
+                            train_dataset=rm_data)
+    assert len(trainer.train_dataset) == len(rm_data)  # nothing dropped by max_length
+    trainer.train()
+    assert trainer.state.log_history[-1]["train_loss"] is not None
+    policy = tiny_llama(tok, "LlamaForCausalLM")
+    dpo = DPOTrainer(model=policy, ref_model=copy.deepcopy(policy), processing_class=tok,
+                     args=DPOConfig(output_dir=str(tmp_path / "dpo"), max_length=64, **CPU_ARGS),
+                     train_dataset=ds["train"].select_columns(keep))
+    dpo.train()
+    assert dpo.state.log_history[0]["loss"] == pytest.approx(0.6931, abs=1e-3)

@@ -1,0 +1,45 @@
+"""Issue scores, flags, duplicates and DPO difficulty."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from curator.signals import noise
+
+
+def test_issue_score_direction_and_flags():
+    rng = np.random.default_rng(0)
+    p = np.r_[rng.uniform(0.7, 0.99, 200), rng.uniform(0.01, 0.3, 40)]
+    score, flag = noise.issue_scores(p)
+    assert score.shape == (240,) and ((score >= 0) & (score <= 1)).all()
+    assert score[200:].min() > score[:200].max()  # higher = more likely mislabelled
+    assert flag[200:].mean() > 0.8 and flag[:200].mean() < 0.05
+    np.testing.assert_allclose(score, 1 - p, atol=1e-6)
+
+
+def test_identical_after_whitespace():
+    got = noise.is_identical(["Hello  world\n", "x", ""], [" Hello world", "y", "  "])
+    assert got.tolist() == [True, False, True]
+
+
+def test_near_duplicates_exact_and_grouped():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(300, 32)).astype(np.float32)
+    v[10] = v[20] + 0.01 * rng.normal(size=32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    flags = noise.near_duplicates(v, threshold=0.97, block=64)
+    assert set(np.flatnonzero(flags).tolist()) == {10, 20}
+    groups = np.zeros(300, np.int64)
+    groups[20] = 1  # split across groups: not compared
+    assert not noise.near_duplicates(v, threshold=0.97, groups=groups).any()
+
+
+def test_pair_vectors_ignore_response_order():
+    rng = np.random.default_rng(0)
+    p, a, b = (rng.normal(size=(5, 8)) for _ in range(3))
+    np.testing.assert_allclose(noise.pair_vectors(p, a, b), noise.pair_vectors(p, b, a), atol=1e-6)
+
+
+def test_dpo_difficulty_oriented_to_label():
+    c = noise.dpo_difficulty(np.array([-10.0, -10.0, -1.0]), np.array([-4.0, -4.0, -2.0]), np.array([1, -1, 0]))
+    assert c[0] == 6.0 and c[1] == -6.0 and np.isnan(c[2])

@@ -1,0 +1,57 @@
+"""The Train page under AppTest: start the embedded run, follow it to done, register, re-score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curator.train import list_runs, wait_run
+from curator.ui import keys
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def page_db(toy_store, toy_export, monkeypatch):
+    path = toy_store.path
+    toy_store.close()
+    monkeypatch.setenv("CURATOR_DB", str(path))
+    return path
+
+
+def _run(at: AppTest | None = None) -> AppTest:
+    if at is None:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.switch_page(keys.TRAIN_PAGE)
+    at = at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_without_exports(empty_store_db):
+    at = _run()
+    assert any("No exports yet" in i.value for i in at.info)
+
+
+def test_start_follow_register_rescore(page_db, toy_export):
+    at = _run()
+    assert at.selectbox(key=keys.TRN_EXPORT).value == toy_export.export_id
+    at.number_input(key=keys.TRN_EPOCHS).set_value(20.0)
+    next(b for b in at.button if b.label == "Start training").click()
+    at = _run(at)
+    [run] = list_runs(page_db.parent / "runs")
+    assert run.export_id == toy_export.export_id
+    info = wait_run(run.run_dir, timeout_s=300)
+    assert info.status == "done", info.error
+    at = _run(at)
+    assert any("done" in m.value for m in at.markdown)
+    assert at.dataframe[0].value["status"].tolist() == ["done"]
+    at.button(key="trn.register").click()
+    at = _run(at)
+    assert any("Registered model" in s.value for s in at.success)
+    at.button(key="trn.rescore").click()
+    at = _run(at)
+    assert any("scored toy with" in s.value for s in at.success), [e.value for e in at.error]
+
