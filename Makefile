@@ -24,8 +24,11 @@ app: install
 	$(PY) -m curator demo --db $(DB)
 	$(PY) -m curator serve --db $(DB)
 
+# Browser tests run in their own process: playwright's sync API refuses a thread where an earlier
+# test left an asyncio loop running.
 test: install-test
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -n 2 --dist loadgroup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -n 2 --dist loadgroup -m "not browser"
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -m browser
 
 lint: install
 	$(VENV)/bin/ruff check curator tests bench pages app.py

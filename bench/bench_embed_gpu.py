@@ -123,7 +123,7 @@ def main() -> None:
         hf.set_attn_implementation("eager")
         order = rng.permutation(n)[: args.naive_texts or n]
 
-        def naive(idx) -> np.ndarray:
+        def naive(idx, hf=hf) -> np.ndarray:
             out = np.zeros((len(texts), hf.config.hidden_size), dtype=np.float32)
             with torch.no_grad():
                 for i in range(0, len(idx), 32):

@@ -180,7 +180,8 @@ def main() -> None:
         n_params = sum(p.numel() for n, p in model.named_parameters() if "embed" not in n)
         flops = 2 * n_params * real_tokens
 
-        def report(mode: str, seconds: float, extra: dict | None = None) -> dict:
+        def report(mode: str, seconds: float, extra: dict | None = None, *, name=name, n_pairs=n_pairs,
+                   real_tokens=real_tokens, flops=flops, n_params=n_params) -> dict:
             r = {"pairs_per_s": n_pairs / seconds, "tokens_per_s": real_tokens / seconds, "seconds": seconds,
                  "mfu_vs_measured_peak": flops / seconds / peak, "pairs": n_pairs,
                  "non_embedding_params_M": n_params / 1e6, **(extra or {})}

@@ -1,10 +1,9 @@
-"""Evaluations of Curator's signals against known ground truth (injected label noise).
+"""Evaluations of Curator against known ground truth, one module per `curator eval ...` command.
 
-Public surface: `evaluate_noise`, `probe_baseline`, `load_hh_pairs` (in `curator.evals.noise`).
+- `curator.evals.noise`: injected label flips: `evaluate_noise`, `probe_baseline`, `load_hh_pairs`.
+- `curator.evals.routing`, `curator.evals.curation`: see their module docstrings.
+
+Import from the submodules; this package imports nothing so that each evaluation stays independent.
 """
 
 from __future__ import annotations
-
-from curator.evals.noise import evaluate_noise, load_hh_pairs, probe_baseline
-
-__all__ = ["evaluate_noise", "load_hh_pairs", "probe_baseline"]

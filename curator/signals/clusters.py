@@ -163,7 +163,8 @@ def map_2d(emb: np.ndarray, *, sample: int = 200_000, seed: int = 0, n_neighbors
 
     reducer = umap.UMAP(n_components=2, n_neighbors=min(n_neighbors, len(fit_idx) - 1), min_dist=0.1,
                         metric="euclidean", init="spectral" if len(fit_idx) <= 50_000 else "random",
-                        random_state=seed, low_memory=True, n_jobs=1)
+                        random_state=seed, low_memory=True, n_jobs=1,
+                        n_epochs=None if len(fit_idx) <= 50_000 else 100)  # 200 by default above 10k rows
     out[fit_idx] = reducer.fit_transform(x[fit_idx]).astype(np.float32)
     rest = np.setdiff1d(np.arange(n), fit_idx, assume_unique=True)
     if len(rest):

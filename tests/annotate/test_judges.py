@@ -121,11 +121,21 @@ class _Server:
                     n = outer.requests
                     outer.in_flight += 1
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                left = False
+
+                def leave():  # before the reply is written: the client may send its next request at once
+                    nonlocal left
+                    if not left:
+                        left = True
+                        with outer.lock:
+                            outer.in_flight -= 1
+
                 try:
                     body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                     outer.auth.add(self.headers.get("Authorization", ""))
                     time.sleep(outer.delay)
                     if n <= outer.fail_first:
+                        leave()
                         self.send_response(503)
                         self.end_headers()
                         self.wfile.write(b"busy")
@@ -141,14 +151,14 @@ class _Server:
                                               {"token": answer, "logprob": -0.1},
                                               {"token": "B" if answer == "A" else "A", "logprob": -2.4}]}]}}]}
                     data = json.dumps(reply).encode()
+                    leave()
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
                 finally:
-                    with outer.lock:
-                        outer.in_flight -= 1
+                    leave()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"

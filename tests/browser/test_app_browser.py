@@ -25,7 +25,7 @@ from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for browser tests")
@@ -60,7 +60,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope: an open sync_playwright keeps its event loop running, and a later module's
+# sync_playwright() in the same process would refuse to start.
+@pytest.fixture(scope="module")
 def chromium_browser(app_url: str) -> Iterator[object]:
     from playwright.sync_api import expect, sync_playwright
 

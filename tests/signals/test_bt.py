@@ -8,7 +8,7 @@ import pytest
 from curator.signals import bt
 
 
-def _random_problem(n: int = 300, f: int = 120, seed: int = 0):
+def _random_problem(n: int = 200, f: int = 150, seed: int = 0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, f)).astype(np.float32)
     sign = np.where(rng.random(n) < 0.5, 1.0, -1.0)
@@ -16,7 +16,7 @@ def _random_problem(n: int = 300, f: int = 120, seed: int = 0):
 
 
 def test_random_labels_give_chance_out_of_fold():
-    # 120 random features, 300 random labels: an in-sample fit memorises them, the held-out fold cannot.
+    # 150 random features, 200 random labels: an in-sample fit memorises them, the held-out fold cannot.
     X, blocks, sign = _random_problem()
     cf = bt.cross_fit(X, blocks, sign, n_folds=3, n_heads=2, seed=0)
     oof_acc = float(((cf.margins.mean(1) * sign) > 0).mean())

@@ -65,16 +65,25 @@ def test_transformer_path_matches_sentence_transformers(tiny_st):
     np.testing.assert_allclose(got, big, atol=1e-5)
 
 
-def test_pairs_keep_the_response_and_cut_the_prompt_start(tiny_st):
-    scorer = EmbeddingScorer(tiny_st, device="cpu", max_length=16)
+def test_pairs_cut_the_prompt_start_and_the_response_end(tiny_st):
+    scorer = EmbeddingScorer(tiny_st, device="cpu", max_length=16)  # room for 13 tokens between the 3 specials
     enc = scorer._encoder
-    ids = enc._tokenize_pairs([("what is the sky " * 5, "the sky is blue")])[0]
-    tokens = enc.rust.decode(ids, skip_special_tokens=False).split()
-    assert len(ids) == 16
-    assert tokens[0] == "[CLS]" and tokens[-5:] == ["the", "sky", "is", "blue", "[SEP]"]
-    # an over-long response is cut at its end; the prompt then gets no room
-    ids = enc._tokenize_pairs([("why", "cat " * 40)])[0]
-    assert len(ids) == 16 and enc.rust.decode(ids[:3], skip_special_tokens=False).split() == ["[CLS]", "[SEP]", "cat"]
+
+    def tokens(prompt: str, response: str) -> list[str]:
+        ids = enc._tokenize_pairs([(prompt, response)])[0]
+        assert len(ids) <= 16
+        return enc.rust.decode(ids, skip_special_tokens=False).split()
+
+    # short response: the prompt keeps its end and fills the rest
+    t = tokens("what is the sky " * 5, "the sky is blue")
+    assert t[0] == "[CLS]" and t[-5:] == ["the", "sky", "is", "blue", "[SEP]"] and len(t) == 16
+    # long prompt and long response: the prompt keeps int(0.75 * 13) = 9 tokens of its end, the response its start
+    t = tokens("why " * 20 + "is the sky blue", "cat " * 3 + "dog " * 20)
+    assert t[:11] == ["[CLS]", "why", "why", "why", "why", "why", "is", "the", "sky", "blue", "[SEP]"]
+    assert t[11:] == ["cat", "cat", "cat", "dog", "[SEP]"]
+    # short prompt: the response gets the room
+    t = tokens("why", "cat " * 40)
+    assert t[:3] == ["[CLS]", "why", "[SEP]"] and t.count("cat") == 12
 
 
 def test_call_columns_lists_and_object_arrays(tiny_st):

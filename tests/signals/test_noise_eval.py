@@ -25,7 +25,7 @@ def test_evaluate_noise_on_synthetic(make_synthetic):
     syn = make_synthetic(300, seed=7)
     r = evaluate_noise(syn.pairs, flip=0.2, seed=0, cfg=FAST, features=syn.features)
     assert r["n"] == 300 and r["n_flipped"] == 60
-    assert r["accuracy"] > 0.9 and r["auroc"] > 0.9 and r["precision_at_k"] > 0.6
+    assert r["accuracy"] > 0.75 and r["auroc"] > 0.8 and r["precision_at_k"] > 0.5
     b = probe_baseline(syn.features["emb_a"], syn.features["emb_b"], syn.pairs["label"].to_pylist(), flip=0.2, seed=0)
     assert b["accuracy"] > 0.8 and b["n"] == 300
 
