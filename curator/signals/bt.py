@@ -266,7 +266,7 @@ def cross_fit(X: np.ndarray, blocks: np.ndarray, sign: np.ndarray, *, n_folds: i
 
 
 def fit_temperature(margins: np.ndarray, sign: np.ndarray) -> float:
-    """Temperature T minimising the log-loss of ``sigmoid(sign * margins / T)`` (Platt scaling without bias).
+    """Temperature T minimising the (1%-smoothed) log-loss of ``sigmoid(sign * margins / T)`` (Platt without bias).
 
     Args:
         margins: (n,) raw margins toward ``a`` (any scale).
@@ -287,7 +287,9 @@ def fit_temperature(margins: np.ndarray, sign: np.ndarray) -> float:
         return 1.0
 
     def loss(log_t: float) -> float:
-        return float(np.logaddexp(0.0, -z / np.exp(log_t)).mean())
+        # 1% label smoothing keeps T finite when a model separates the labels perfectly.
+        zt = z / np.exp(log_t)
+        return float((0.99 * np.logaddexp(0.0, -zt) + 0.01 * np.logaddexp(0.0, zt)).mean())
 
     res = minimize_scalar(loss, bounds=(-9.0, 9.0), method="bounded")
     return float(np.exp(res.x))

@@ -1,30 +1,33 @@
 """Text embeddings for preference pairs: strings in, (N, D) float32 unit vectors out.
 
-`EmbeddingScorer` turns a batch of pairs (``prompt``, ``response_a``, ``response_b``) into three
-embedding matrices ``emb_prompt``, ``emb_a``, ``emb_b``; a (prompt, response) is embedded as one text,
-the response first and then the prompt's tail (see `curator.signals.text.embed_text`). It runs the
-same way in-process and as a Ray Data ``map_batches`` callable class.
+`EmbeddingScorer` turns a batch of pairs (``prompt``, ``response_a``, ``response_b``) into
+``emb_prompt`` (the prompt's tail), ``emb_a`` and ``emb_b`` (each response with the prompt's tail).
+It runs the same way in-process and as a Ray Data ``map_batches`` callable class.
 
-Encoders (the ``model`` argument; measured numbers: ``bench/bench_embed_cpu.py``):
+Encoders (the ``model`` argument; speed and probe accuracy: ``bench/bench_embed_cpu.py``):
 
-- ``"minilm"``: the bundled all-MiniLM-L6-v2 in torch (fp32 on CPU, fp16 on CUDA), 256 tokens.
-- ``"minilm-int8"``: the same model exported to ONNX and quantized to int8 (per-channel weights,
-  MatMul only), run by onnxruntime on CPU. Built once into ``cache_dir``.
-- ``"minilm-m2v"``: a model2vec static model distilled from the bundled MiniLM (384 dims, no PCA):
-  token vectors averaged, no transformer at run time. Built once into ``cache_dir``.
-- ``"default"``: the embedded default, `DEFAULT_EMBED_MODEL`.
+- ``"minilm"``: the bundled all-MiniLM-L6-v2 in torch (fp32 on CPU, fp16 on CUDA), 256 tokens, D=384.
+- ``"minilm-int8"``: the same model exported to ONNX, int8 per-channel MatMul weights, onnxruntime on
+  CPU, 256 tokens, D=384. Built once into ``cache_dir``.
+- ``"minilm-m2v"`` (the default, `DEFAULT_EMBED_MODEL`): a model2vec static model distilled from the
+  bundled MiniLM (384-d token vectors, no PCA); no transformer at run time, D=768 (see `_StaticEncoder`).
+  Built once into ``cache_dir``.
+- ``"int8:<folder>"``, ``"m2v:<folder>"``: the same two recipes for another local BERT-style encoder.
 - anything else: a sentence-transformers model by local path or hub id (CUDA when available).
 
-Every row of every output is L2-normalised; an empty text gives a zero row. Texts are tokenized
-once, sorted by length and padded per batch, so short texts cost what they contain.
+Transformer encoders get a (prompt, response) as a token pair, ``[CLS] prompt tail [SEP] response
+[SEP]``; when it is too long the prompt keeps at most `PROMPT_SHARE` of the tokens (its end) and the
+response the rest (its start). Texts are tokenized once, sorted by length and padded per batch.
 
-This module imports no duckdb and no streamlit and does no database I/O; it reads model files and
-writes derived models (ONNX, distilled) into a cache folder.
+Every output row is L2-normalised (an empty text under the static model is a zero row). This module
+imports no duckdb and no streamlit and does no database I/O; it reads model files and writes derived
+models (ONNX, distilled) into a cache folder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -46,7 +49,7 @@ EMBED_COLUMNS: tuple[str, ...] = ("emb_prompt", "emb_a", "emb_b")
 MINILM_MAX_LENGTH = 256
 
 # Bump when a cached derived model would come out different (export or distillation recipe).
-_RECIPE_VERSION = {"minilm-int8": "onnx17-int8-perchannel-matmul-v1", "minilm-m2v": "m2v-pca-none-sif1e-4-v1"}
+_RECIPE_VERSION = {"minilm-int8": "onnx17-int8-perchannel-matmul-v2", "minilm-m2v": "m2v-pca-none-sif1e-4-v1"}
 # Most of a pair's tokens the prompt tail may take when prompt + response are too long (see _TokenEncoder).
 PROMPT_SHARE = 0.75
 # Texts tokenized per chunk; the next chunk is tokenized in a thread while this one runs.
@@ -250,7 +253,10 @@ class _TransformerEncoder(_TokenEncoder):
                 t_ids = t_ids.to(self.device, non_blocking=True)
                 t_mask = t_mask.to(self.device, non_blocking=True)
                 kwargs = {"token_type_ids": torch.zeros_like(t_ids)} if self.uses_token_type else {}
-                hidden = self.model(input_ids=t_ids, attention_mask=t_mask, **kwargs).last_hidden_state
+                # No padding in this batch (common once sorted): no mask, so SDPA may pick its fastest
+                # kernel and transformers does not check the mask on the device (a sync).
+                hidden = self.model(input_ids=t_ids, attention_mask=None if mask.all() else t_mask,
+                                    **kwargs).last_hidden_state
                 if self.pooling == "cls":
                     emb = hidden[:, 0]
                 else:
@@ -303,13 +309,16 @@ class _OnnxEncoder(_TokenEncoder):
 class _SentenceTransformerEncoder:
     """Any other sentence-transformers model through `SentenceTransformer.encode` (it sorts by length too).
 
-    Pairs are embedded as text: response, " [SEP] ", prompt tail (the model truncates the end).
+    Pairs are embedded as text: prompt tail, the tokenizer's separator token (or a blank line), response;
+    the model cuts the end of long texts.
     """
 
     def __init__(self, model: Any, *, batch_size: int, prompt_chars: int) -> None:
         self.model = model
         self.batch_size = batch_size
         self.prompt_chars = prompt_chars
+        sep_token = getattr(getattr(model, "tokenizer", None), "sep_token", None)
+        self.sep = f" {sep_token} " if sep_token else "\n\n"
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
 
@@ -319,7 +328,7 @@ class _SentenceTransformerEncoder:
         return np.asarray(emb, dtype=np.float32)
 
     def encode_pairs(self, prompts: list[str], responses: list[str]) -> np.ndarray:
-        return self.encode(embed_texts(prompts, responses, prompt_chars=self.prompt_chars))
+        return self.encode(embed_texts(prompts, responses, prompt_chars=self.prompt_chars, sep=self.sep))
 
 
 class _StaticEncoder:
@@ -442,6 +451,23 @@ def _build_once(target: Path, build: Callable[[Path], None]) -> Path:
     return target
 
 
+def _source_max_length(source: str, config: Any) -> int:
+    """The token limit the source model was trained with: sentence-transformers' max_seq_length, else the
+    tokenizer's model_max_length, never above the position embeddings."""
+    limit = int(getattr(config, "max_position_embeddings", 512) or 512)
+    st_cfg = Path(source) / "sentence_bert_config.json"
+    if st_cfg.is_file():
+        value = json.loads(st_cfg.read_text()).get("max_seq_length")
+        if value:
+            return min(int(value), limit)
+    tok_cfg = Path(source) / "tokenizer_config.json"
+    if tok_cfg.is_file():
+        value = json.loads(tok_cfg.read_text()).get("model_max_length")
+        if isinstance(value, int) and value > 0:
+            return min(value, limit)
+    return limit
+
+
 def build_onnx_int8(source: str, cache_dir: str | Path | None = None) -> Path:
     """Export a BERT-style Hugging Face encoder to ONNX and quantize it to int8; returns the cache folder.
 
@@ -482,6 +508,8 @@ def build_onnx_int8(source: str, cache_dir: str | Path | None = None) -> Path:
                          op_types_to_quantize=["MatMul"])
         fp32.unlink()
         tok.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+        (tmp / "curator.json").write_text(json.dumps({"source": source, "recipe": recipe,
+                                                      "max_length": _source_max_length(source, model.config)}))
 
     return _build_once(target, build)
 
@@ -522,7 +550,7 @@ def _load_encoder(model: str, *, device: str | None, max_length: int | None, bat
             logger.warning("%r runs on CPU (onnxruntime) only; ignoring device=%r. Use model='minilm' on a GPU.",
                            name, device)
         folder = build_onnx_int8(source or bundled_minilm_path(), cache_dir)
-        length = max_length or _model_max_length(folder / "tokenizer.json", MINILM_MAX_LENGTH)
+        length = max_length or int(json.loads((folder / "curator.json").read_text())["max_length"])
         return _OnnxEncoder(folder / "model.int8.onnx", folder / "tokenizer.json", max_length=length,
                             batch_size=batch_size, token_budget=token_budget or batch_size * length,
                             num_threads=num_threads), "cpu"
@@ -535,14 +563,6 @@ def _load_encoder(model: str, *, device: str | None, max_length: int | None, bat
     length = max_length or (MINILM_MAX_LENGTH if name == "minilm" else None)
     return _load_sentence_transformer(path, device=dev, max_length=length, batch_size=batch_size,
                                       token_budget=token_budget, prompt_chars=prompt_chars), dev
-
-
-def _model_max_length(tokenizer_json: Path, default: int) -> int:
-    import json
-
-    with open(tokenizer_json, encoding="utf-8") as f:
-        trunc = json.load(f).get("truncation") or {}
-    return int(trunc.get("max_length") or default) if trunc else default
 
 
 def _load_sentence_transformer(path: str, *, device: str, max_length: int | None, batch_size: int,
@@ -621,11 +641,7 @@ class EmbeddingScorer:
         return prompt[-self.prompt_chars:] if self.prompt_chars > 0 else ""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """(N, D) float32 unit rows for N texts. Duplicates are encoded once.
-
-        >>> EmbeddingScorer("minilm-m2v").encode([]).shape[0]  # doctest: +SKIP
-        0
-        """
+        """(N, D) float32 unit rows for N texts (an empty text may give a zero row). Duplicates are encoded once."""
         texts = [_as_str(t, "texts", i) for i, t in enumerate(texts)]
         unique, inverse = _unique(texts)
         if not unique:
@@ -635,8 +651,9 @@ class EmbeddingScorer:
     def encode_pairs(self, prompts: Sequence[str], responses: Sequence[str]) -> np.ndarray:
         """(N, D) float32 unit rows for N (prompt, response) pairs.
 
-        The response is kept whole (up to the token limit) and the prompt contributes its last
-        `prompt_chars` characters, cut further from its start if the pair does not fit.
+        The prompt contributes its last `prompt_chars` characters. Transformer encoders read
+        ``[CLS] prompt tail [SEP] response [SEP]`` and, when it does not fit, give the prompt tail at most
+        `PROMPT_SHARE` of the tokens; the static encoder averages token vectors (see `_StaticEncoder`).
         """
         if len(prompts) != len(responses):
             raise ValueError(f"`prompts` and `responses` must have the same length, got {len(prompts)} and {len(responses)}.")
@@ -686,7 +703,7 @@ def _unique(items: list[Any]) -> tuple[list[Any], np.ndarray]:
 def _as_str(value: Any, column: str, row: int) -> str:
     if isinstance(value, str):
         return value
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):  # None, or NaN from pandas/Arrow
         return ""
     raise TypeError(f"`{column}` row {row} must be a string, got {type(value).__name__}: {value!r:.80}.")
 

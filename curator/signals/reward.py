@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from curator.signals.embed import length_batches
 from curator.signals.text import Messages, plain_conversation, prompt_messages
 
 logger = logging.getLogger(__name__)
@@ -40,21 +41,11 @@ REWARD_COLUMNS: tuple[str, ...] = ("reward_a", "reward_b")
 _PLAIN_JOIN = "\n"
 
 
-def length_batches(lengths: np.ndarray, *, token_budget: int, max_items: int | None = None) -> list[np.ndarray]:
-    """Index batches over items sorted longest first, each with at most `token_budget` padded tokens.
-
-    >>> [b.tolist() for b in length_batches(np.array([3, 10, 2, 9]), token_budget=20)]
-    [[1, 3], [0, 2]]
-    """
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    out, start, n = [], 0, len(order)
-    while start < n:
-        size = max(1, token_budget // max(int(lengths[order[start]]), 1))
-        if max_items:
-            size = min(size, max_items)
-        out.append(order[start:start + size])
-        start += size
-    return out
+def _text_or_none(value: Any) -> Any:
+    """None for missing values (None, NaN from pandas/Arrow); strings and message lists unchanged."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value if isinstance(value, (str, list)) else str(value)
 
 
 def _check_lengths(max_length: int, token_budget: int) -> None:
@@ -252,7 +243,9 @@ class RewardScorer:
         ids, mask = _pad_right(seqs, self.pad_id)
         t_ids, t_mask = self._to(ids), self._to(mask)
         if self.last_token_head:
-            hidden = self._backbone(input_ids=t_ids, attention_mask=t_mask, use_cache=False).last_hidden_state
+            # An unpadded batch needs no mask: SDPA can then run its causal fast path.
+            hidden = self._backbone(input_ids=t_ids, attention_mask=None if mask.all() else t_mask,
+                                    use_cache=False).last_hidden_state
             last = t_mask.sum(1) - 1
             h = hidden[torch.arange(len(seqs), device=hidden.device), last]
             return self._head(h)[:, 0].float()
@@ -301,7 +294,7 @@ class RewardScorer:
         lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
         results, orders = [], []
         with torch.inference_mode():
-            for idx in length_batches(lengths, token_budget=self.token_budget):
+            for idx in length_batches(lengths, batch_size=len(seqs), token_budget=self.token_budget):
                 results.append(self._forward_plain([seqs[i] for i in idx]))
                 orders.append(idx)
             out[np.concatenate(orders)] = torch.cat(results).cpu().numpy()
@@ -399,20 +392,23 @@ class RewardScorer:
         if not len(prompts) == len(messages) == n == len(b):
             raise ValueError(f"Columns differ in length: prompt {len(prompts)}, prompt_messages {len(messages)}, "
                              f"response_a {n}, response_b {len(b)}.")
+        if n == 0:
+            out = {"reward_a": np.zeros(0, np.float32), "reward_b": np.zeros(0, np.float32)}
+            return out | ({"pair_id": np.asarray(batch["pair_id"])} if "pair_id" in batch else {})
         convs = []
         for i, (p, m) in enumerate(zip(prompts, messages, strict=True)):
             try:
-                convs.append(prompt_messages(p, m))
-            except ValueError as e:
+                convs.append(prompt_messages(_text_or_none(p), _text_or_none(m)))
+            except (ValueError, TypeError) as e:
                 raise ValueError(f"Row {i}: {e}") from None
-        a = ["" if x is None else str(x) for x in a]
-        b = ["" if x is None else str(x) for x in b]
+        a = [_text_or_none(x) or "" for x in a]
+        b = [_text_or_none(x) or "" for x in b]
         before = self.n_truncated
         ids = self.tokenize(convs + convs, a + b, truncate=False)
+        reward_a, reward_b = self.score_pair_ids(ids[:n], ids[n:])
         if self.n_truncated > before:
             logger.warning("%d of %d sequences were longer than max_length=%d and lost the start of their prompt.",
                            self.n_truncated - before, 2 * n, self.max_length)
-        reward_a, reward_b = self.score_pair_ids(ids[:n], ids[n:])
         out = {"reward_a": reward_a, "reward_b": reward_b}
         if "pair_id" in batch:
             out["pair_id"] = np.asarray(batch["pair_id"])

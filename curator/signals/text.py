@@ -4,10 +4,11 @@ Strings in, strings (or message lists) out. Pure Python: no torch, no numpy, no 
 
 Two shapes of text are built here:
 
-- embedding text for one (prompt, response): the response FIRST, then a separator, then the tail
-  of the prompt. Encoders truncate from the right, so the response (the part that differs within a
-  pair) survives truncation and the prompt keeps only its most recent turns (measured on HH-RLHF:
-  a prompt-first text cut at 128 tokens loses 4.6 probe points, a response-first one 1.7).
+- embedding text for one (prompt, response): the tail of the prompt, a separator, then the response.
+  Measured with all-MiniLM-L6-v2 on HH-RLHF helpful-base (5-fold Bradley-Terry probe on embedding
+  differences, 256 tokens): prompt tail first 0.628, response first 0.611. Encoders that tokenize
+  pairs themselves (`curator.signals.embed`) also keep the response from being cut away at short
+  token limits; this text form is for encoders that only take strings.
 - reward-model conversations: the prompt as chat messages (a plain prompt becomes one user turn,
   a JSON list of ``{"role", "content"}`` is kept) followed by the assistant's response.
 """
@@ -23,38 +24,45 @@ EMBED_SEP = " [SEP] "
 PROMPT_TAIL_CHARS = 800
 
 
-def embed_text(prompt: str, response: str, *, prompt_chars: int = PROMPT_TAIL_CHARS, sep: str = EMBED_SEP) -> str:
-    """The text embedded for one (prompt, response): response, separator, last `prompt_chars` of the prompt.
+def embed_text(prompt: str, response: str, *, prompt_chars: int = PROMPT_TAIL_CHARS, sep: str = EMBED_SEP,
+               response_first: bool = False) -> str:
+    """The text embedded for one (prompt, response): the last `prompt_chars` of the prompt, `sep`, the response.
 
     Args:
         prompt: the prompt as plain text (a conversation rendered as text).
         response: the response to embed with it.
         prompt_chars: how many characters of the prompt's end to keep; 0 embeds the response alone.
-        sep: the separator between response and prompt tail.
+        sep: the separator between prompt tail and response.
+        response_first: put the response first (better only when an encoder cuts texts short
+            from the right, e.g. at 128 tokens).
 
     Returns:
         The text to encode.
 
     >>> embed_text("Human: what is 2+2?", "4", prompt_chars=6)
+    's 2+2? [SEP] 4'
+    >>> embed_text("Human: what is 2+2?", "4", prompt_chars=6, response_first=True)
     '4 [SEP] s 2+2?'
     >>> embed_text("anything", "only the response", prompt_chars=0)
     'only the response'
     """
     if prompt_chars <= 0 or not prompt:
         return response
-    return f"{response}{sep}{prompt[-prompt_chars:]}"
+    tail = prompt[-prompt_chars:]
+    return f"{response}{sep}{tail}" if response_first else f"{tail}{sep}{response}"
 
 
 def embed_texts(prompts: Sequence[str], responses: Sequence[str], *, prompt_chars: int = PROMPT_TAIL_CHARS,
-                sep: str = EMBED_SEP) -> list[str]:
+                sep: str = EMBED_SEP, response_first: bool = False) -> list[str]:
     """`embed_text` over aligned sequences (N prompts, N responses) -> N texts.
 
     >>> embed_texts(["p1", "p2"], ["r1", "r2"])
-    ['r1 [SEP] p1', 'r2 [SEP] p2']
+    ['p1 [SEP] r1', 'p2 [SEP] r2']
     """
     if len(prompts) != len(responses):
         raise ValueError(f"`prompts` and `responses` must have the same length, got {len(prompts)} and {len(responses)}.")
-    return [embed_text(p, r, prompt_chars=prompt_chars, sep=sep) for p, r in zip(prompts, responses, strict=True)]
+    return [embed_text(p, r, prompt_chars=prompt_chars, sep=sep, response_first=response_first)
+            for p, r in zip(prompts, responses, strict=True)]
 
 
 def is_messages(value: object) -> bool:

@@ -113,8 +113,9 @@ def test_int8_onnx_from_a_local_encoder(tiny_st, tmp_path):
     assert got.shape == ref.shape and _cos(got, ref).min() > 0.98
     (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("onnx-int8-")]
     mtime = (folder / "model.int8.onnx").stat().st_mtime_ns
-    EmbeddingScorer(f"int8:{hf}", cache_dir=str(tmp_path))  # built once, then reused
+    again = EmbeddingScorer(f"int8:{hf}", cache_dir=str(tmp_path))  # built once, then reused
     assert (folder / "model.int8.onnx").stat().st_mtime_ns == mtime
+    assert again._encoder.max_length == 64  # the source's limit (position embeddings), not tokenizer.json's
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
 
 
@@ -157,6 +158,7 @@ def test_bundled_derived_models(model, tmp_path):
     got = scorer.encode_pairs(["Why is the sky blue?"] * 2, ["Rayleigh scattering.", "I do not know."])
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     if model == "minilm-int8":
+        assert scorer._encoder.max_length == 256  # sentence_bert_config's, not the 128 in tokenizer.json
         assert _cos(got, ref).min() > 0.97
 
 

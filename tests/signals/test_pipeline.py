@@ -156,3 +156,19 @@ def test_real_default_embedder_on_short_pairs():
     assert res.signals.num_rows == 50
     assert (res.signals["margin"].to_numpy() > 0).mean() > 0.8
     assert res.clusters.num_rows == 4
+
+
+def test_reward_model_margins_join_the_ensemble(make_synthetic):
+    syn = make_synthetic(150, seed=8)
+    rng = np.random.default_rng(0)
+    util = syn.truth * 5.0 + rng.normal(size=150)  # a good external RM on a large scale
+    feats = dict(syn.features, **{"reward_a:rm": util, "reward_b:rm": np.zeros(150)})
+    res = compute_signals(syn.pairs, SignalConfig(n_folds=3, n_heads=2, mc_samples=3, map_sample=200, n_clusters=3,
+                                                  rewards=("rm",)), features=feats)
+    assert res.models == ["embedded-bt", "rm"]
+    mm = [json.loads(x) for x in res.signals["model_margins"].to_pylist()]
+    assert all(m.keys() == {"embedded-bt", "rm"} for m in mm)
+    sign = np.where(np.array(syn.pairs["label"].to_pylist()) == "a", 1, -1)
+    rm = np.array([m["rm"] for m in mm])
+    assert ((rm > 0) == (util * sign > 0)).all()  # oriented to the label
+    assert np.abs(rm).max() < 25  # rescaled by the fitted temperature

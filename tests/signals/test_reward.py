@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from curator.signals.reward import RewardScorer, length_batches, score_ensemble  # noqa: E402
+from curator.signals.reward import RewardScorer, score_ensemble  # noqa: E402
 
 WORDS = ("the sky is blue green grass red user assistant system a b c d e f g h i j k l m n o p q r s t u v w x y z "
          "why how what when cat dog run jump very good bad answer question please thanks").split()
@@ -214,12 +214,16 @@ def test_score_ensemble_margins(tiny_rms):
         score_ensemble([], batch)
 
 
-def test_numpy_object_arrays_and_pair_id_pass_through(tiny_rms):
+def test_numpy_object_arrays_missing_values_and_pair_id(tiny_rms):
+    scorer = RewardScorer(tiny_rms["qwen2"], device="cpu")
     batch = {k: np.array(v, dtype=object) for k, v in _pairs(5, seed=4).items()}
     batch["pair_id"] = np.array([f"p{i}" for i in range(5)], dtype=object)
-    out = RewardScorer(tiny_rms["qwen2"], device="cpu")(batch)
+    batch["prompt_messages"] = np.array([None, float("nan"), None, None, None], dtype=object)  # pandas/Arrow nulls
+    out = scorer(batch)
     assert list(out["pair_id"]) == [f"p{i}" for i in range(5)]
-    assert out["reward_b"].shape == (5,)
+    assert out["reward_b"].shape == (5,) and np.isfinite(out["reward_b"]).all()
+    empty = scorer({"prompt": [], "response_a": [], "response_b": []})
+    assert empty["reward_a"].shape == (0,) and empty["reward_a"].dtype == np.float32
 
 
 def test_input_errors(tiny_rms):
@@ -232,10 +236,3 @@ def test_input_errors(tiny_rms):
         scorer({"prompt": ["x"], "prompt_messages": ['{"not": "a list"}'], "response_a": ["y"], "response_b": ["z"]})
     with pytest.raises(ValueError, match="token_budget"):
         RewardScorer(tiny_rms["llama"], device="cpu", max_length=512, token_budget=100)
-
-
-def test_length_batches_cover_and_respect_budget():
-    lengths = np.random.default_rng(0).integers(1, 50, size=200)
-    batches = length_batches(lengths, token_budget=120)
-    assert sorted(np.concatenate(batches).tolist()) == list(range(200))
-    assert all(len(b) * lengths[b].max() <= 120 for b in batches)
