@@ -440,6 +440,7 @@ def _build_once(target: Path, build: Callable[[Path], None]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         build(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is meant to be readable like any model folder
         try:
             os.rename(tmp, target)
         except OSError:
