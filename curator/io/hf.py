@@ -41,6 +41,9 @@ class HfRows(Rows):
         return sum(ds.num_rows for _, ds in self.parts)
 
 
+_DATA_SUFFIXES = {".json", ".jsonl", ".parquet", ".csv", ".gz", ".arrow", ".txt"}
+
+
 def open_hf(source: str, *, split: str | None) -> Rows:
     """Open a ``save_to_disk`` folder, a folder of data files or a hub id; `split` selects one split.
 
@@ -56,6 +59,8 @@ def open_hf(source: str, *, split: str | None) -> Rows:
     path = Path(source)
     quiet = datasets.utils.logging.get_verbosity()
     datasets.utils.logging.set_verbosity_error()
+    bars_were_off = datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()  # the CLI and the app draw their own progress
     try:
         if path.is_dir() and ((path / "dataset_dict.json").exists() or (path / "state.json").exists()):
             data = datasets.load_from_disk(str(path))
@@ -64,10 +69,18 @@ def open_hf(source: str, *, split: str | None) -> Rows:
         else:
             data = datasets.load_dataset(source, split=split)
     except Exception as e:  # noqa: BLE001 - datasets raises many types; all mean "cannot load"
-        where = "folder" if path.is_dir() else "Hugging Face Hub dataset (offline, or no such dataset?)"
-        raise IngestError(f"could not load the {where}: {type(e).__name__}: {e}", path=source) from None
+        if path.is_dir():
+            files = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix.lower() in _DATA_SUFFIXES)
+            hint = (f" Its data files ({', '.join(files)}) are read as one table, so they must share their "
+                    "columns; import one file at a time instead." if len(files) > 1 else "")
+            raise IngestError(f"could not load the folder as one dataset.{hint} "
+                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})", path=source) from None
+        raise IngestError(f"could not load the Hugging Face Hub dataset (offline, or no such dataset?): "
+                          f"{type(e).__name__}: {e}", path=source) from None
     finally:
         datasets.utils.logging.set_verbosity(quiet)
+        if not bars_were_off:
+            datasets.utils.enable_progress_bars()
     if hasattr(data, "keys") and split is not None:
         if split not in data:
             raise IngestError(f"no split {split!r}; the dataset has {sorted(data)}.", path=source, field="split")
