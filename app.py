@@ -12,7 +12,7 @@ from curator import ui
 from curator.errors import CuratorError
 from curator.ui import keys, loading
 
-ui.page_setup("Home")
+user = ui.page_setup("Home")
 
 with ui.errors_shown():
     ui.dataset_picker()
@@ -42,6 +42,9 @@ with ui.errors_shown():
         st.info("This database has no pairs yet: upload a file or load the demo data below.", icon=":material/inbox:")
 
     st.subheader("Load data")
+    if not user.is_admin:
+        st.caption("Only admins load data into this database.")
+        st.stop()
     if loading.io_module() is None:
         st.warning("Importing needs `curator.io`, which this installation does not have yet. "
                    "Use `curator ingest FILE --db PATH` once it is available.", icon=":material/warning:")

@@ -7,7 +7,7 @@ import streamlit as st
 from curator import jobs, ui
 from curator.ui import jobs_view, keys, selection
 
-ui.page_setup("Jobs")
+user = ui.page_setup("Jobs")
 
 
 @st.fragment(run_every=jobs_view.POLL)
@@ -29,9 +29,11 @@ def jobs_table() -> None:
         return
     job = picked[0]
     with st.container(horizontal=True):
-        st.button("Cancel", key="jobs.cancel", icon=":material/stop:", disabled=job.status not in jobs_view.ACTIVE,
+        st.button("Cancel", key="jobs.cancel", icon=":material/stop:",
+                  disabled=job.status not in jobs_view.ACTIVE or not user.is_admin,
                   on_click=jobs_view.cancel_job, args=(job.job_id,))
-        st.button("Retry", key="jobs.retry", icon=":material/replay:", disabled=job.status not in ("failed", "cancelled"),
+        st.button("Retry", key="jobs.retry", icon=":material/replay:",
+                  disabled=job.status not in ("failed", "cancelled") or not user.is_admin,
                   on_click=jobs_view.retry_job, args=(job.job_id,))
         if job.run_id and st.button("Open the run", key="jobs.open", icon=":material/insights:"):
             st.session_state[keys.RUN] = job.run_id

@@ -13,7 +13,6 @@ ui.page_setup("Label")
 with ui.errors_shown():
     dataset = ui.dataset_picker()
     user = av.current_user()
-    av.user_caption(user)
     st.title("Label")
     queues = av.queues()
     if user.is_admin and dataset is not None:

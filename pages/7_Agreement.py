@@ -17,7 +17,6 @@ with ui.errors_shown():
     if dataset is None:
         ui.no_data()
     user = av.current_user()
-    av.user_caption(user)
     st.title("Agreement")
     scopes = {"": f"All of {dataset.name}", **{q.queue_id: f"Queue {q.name}" for q in av.queues()}}
     c1, c2 = st.columns(2)

@@ -17,7 +17,6 @@ with ui.errors_shown():
     if dataset is None:
         ui.no_data()
     user = av.current_user()
-    av.user_caption(user)
     st.title("Routing")
     st.caption("Each pair gets the probability that its AI verdict is wrong: label-free at first (agreement "
                "between AI judges, the reward ensemble and length), learnt from pairs that already have human "
@@ -51,7 +50,7 @@ with ui.errors_shown():
     fig = go.Figure(go.Scatter(x=plan.shares, y=plan.expected, mode="lines", name="expected accuracy"))
     fig.add_vline(x=plan.budget / max(len(plan.pair_ids), 1), line_dash="dot")
     fig.update_layout(xaxis_title="human budget (share of pairs)", yaxis_title="expected label accuracy",
-                      xaxis_tickformat=".0%", yaxis_tickformat=".0%", height=320, margin={"t": 10})
+                      xaxis_tickformat=".0%", yaxis_tickformat=".1%", height=320, margin={"t": 10})
     st.plotly_chart(fig, key="rt.curve")
     notice = st.session_state.pop(keys.RT_NOTICE, None)
     if notice:

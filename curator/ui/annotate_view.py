@@ -1,18 +1,12 @@
 """The Label, Agreement and Routing pages' parts: who the user is, queues, the labelling form,
 cached agreement reports and routing plans.
 
-Identity: with OIDC configured (an ``[auth]`` block in secrets, `st.login`), the user is
-``st.user.email`` (or ``sub``); otherwise one local user, ``[curator] local_user`` in secrets or
-``$CURATOR_USER`` or "local". Roles: ``[curator] admins = [...]`` and ``annotators = [...]`` in
-secrets; without them the single user is an admin. With lists set, anyone in neither is refused.
+Identity and roles come from `curator.ui.auth` (OIDC `st.user` or one local user; ``[curator]
+admins`` / ``annotators`` in secrets). Labels carry that identity, never a typed-in name.
 Annotators see their own labels only; admins create queues, see everyone's agreement and route.
 """
 
 from __future__ import annotations
-
-import os
-from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -23,7 +17,7 @@ from curator.annotate.routing import RoutingPlan
 from curator.annotate.routing_service import ai_judges, plan_from_store
 from curator.schema import PairFilter
 from curator.store.annotate import QueueInfo
-from curator.ui import data, keys
+from curator.ui import auth, data, keys
 from curator.ui.text import inline, show_text
 
 # Shown choice -> button label, keyboard shortcut (C and R are Streamlit's own).
@@ -32,61 +26,11 @@ CHOICE_BUTTONS = (("A", "A is better", "A"), ("B", "B is better", "B"), ("tie", 
 ASPECT_OPTIONS = ("A", "B", "tie", "both-bad")
 
 
-# -- identity ---------------------------------------------------------------------------------
+# -- identity (curator.ui.auth; kept here under the names the pages use) -----------------------
 
-
-@dataclass(frozen=True)
-class User:
-    id: str
-    role: str  # "admin" or "annotator"
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-
-def _secrets(section: str) -> dict[str, Any]:
-    try:
-        value = st.secrets.get(section)
-    except Exception:  # noqa: BLE001 - no secrets file is the normal local case
-        return {}
-    return dict(value) if value else {}
-
-
-def oidc_configured() -> bool:
-    return bool(_secrets("auth"))
-
-
-def current_user() -> User:
-    """The signed-in (OIDC) or local user and their role; stops the page with a login button or a refusal."""
-    cfg = _secrets("curator")
-    if oidc_configured():
-        if not st.user.get("is_logged_in", False):
-            st.info("Sign in to label.", icon=":material/login:")
-            st.button("Sign in", key="lbl.login", on_click=st.login, type="primary")
-            st.stop()
-        uid = str(st.user.get("email") or st.user.get("sub") or "")
-    else:
-        uid = str(cfg.get("local_user") or os.environ.get("CURATOR_USER") or "local")
-    admins = [str(a) for a in cfg.get("admins", [])]
-    annotators = [str(a) for a in cfg.get("annotators", [])]
-    if not admins and not annotators:
-        return User(uid, "admin")
-    if uid in admins:
-        return User(uid, "admin")
-    if uid in annotators:
-        return User(uid, "annotator")
-    st.error(f"{inline(uid, max_chars=80)} is not on this project's annotator list. Ask an admin to add you.",
-             icon=":material/block:")
-    st.stop()
-    raise AssertionError("unreachable")  # st.stop() raises
-
-
-def user_caption(user: User) -> None:
-    with st.sidebar:
-        st.caption(f"Signed in as **{inline(user.id, max_chars=60)}** ({user.role})")
-        if oidc_configured():
-            st.button("Sign out", key="lbl.logout", on_click=st.logout)
+User = auth.User
+current_user = auth.current_user
+oidc_configured = auth.oidc_configured
 
 
 # -- queues -----------------------------------------------------------------------------------
@@ -109,6 +53,7 @@ def create_queue_form(dataset: str, user: User) -> None:
         name = c1.text_input("Name", key=keys.LBL_NEW_NAME, placeholder=f"{dataset} labelling")
         n = c2.number_input("Annotators per pair", 1, 20, 1, key=keys.LBL_NEW_N)
         if st.form_submit_button("Create queue", icon=":material/add:"):
+            auth.require_admin("Creating a queue")
             ids = list(selection.pair_ids) if scope == "selection" and selection else None
             try:
                 info = Q.create_queue(data.get_store(), name=name.strip() or f"{dataset} labelling", pair_ids=ids,
@@ -251,6 +196,7 @@ def reward_judge(dataset: str, run_id: str) -> int:
     """Write the reward ensemble's vote on every pair of `dataset` as AI verdicts; returns rows written."""
     from curator.annotate.judges import RewardEnsembleJudge, run_judge
 
+    auth.require_admin("Writing AI verdicts")
     store = data.get_store()
     written = run_judge(store, RewardEnsembleJudge(store, run_id), store.select_pair_ids(PairFilter(datasets=(dataset,))),
                         batch_size=5000)

@@ -30,7 +30,7 @@ from curator.curate.labels import LABEL_SOURCES
 from curator.curate.preview import Preview
 from curator.errors import CuratorError
 from curator.schema import PairFilter
-from curator.ui import data, keys
+from curator.ui import auth, data, keys
 from curator.ui.text import inline
 
 NEW = "(new recipe)"
@@ -176,6 +176,7 @@ def load_saved() -> None:
 
 def save(dataset: str, run: str | None) -> None:
     """on_click of Save: the recipe as the controls describe it now (their values are set before callbacks)."""
+    auth.require_admin("Saving a recipe")
     recipe = recipe_from_state(dataset, run)
     if not recipe.name:
         st.session_state[keys.CUR_NOTICE] = ("error", "Name the recipe before saving it.")
@@ -187,6 +188,7 @@ def save(dataset: str, run: str | None) -> None:
 
 def export(dataset: str, run: str | None) -> None:
     """on_click of Export: write the snapshot of the recipe the controls describe now."""
+    auth.require_admin("Exporting")
     recipe = recipe_from_state(dataset, run)
     s = st.session_state
     options = ExportOptions(name=(s.get(keys.CUR_EXP_NAME) or recipe.name or "export").strip(),

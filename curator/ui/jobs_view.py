@@ -17,7 +17,7 @@ import streamlit as st
 from curator import jobs
 from curator.errors import CuratorError
 from curator.store import Job
-from curator.ui import data, keys
+from curator.ui import auth, data, keys
 from curator.ui.text import inline
 
 POLL = "1s"
@@ -60,7 +60,7 @@ def _status(dataset: str | None) -> None:
             text = f"{job.job_id} · {job.status} · {inline(job.message or '', max_chars=80)}"
             st.progress(min(1.0, max(0.0, job.progress)), text=text, width="stretch")
             st.button("Cancel", key=f"jobs.cancel.{job.job_id}", icon=":material/stop:", on_click=cancel_job,
-                      args=(job.job_id,), disabled=job.cancel_requested)
+                      args=(job.job_id,), disabled=job.cancel_requested or not auth.is_admin())
 
 
 def finished_notice(done: list[Job]) -> tuple[str, str]:
@@ -77,6 +77,7 @@ def finished_notice(done: list[Job]) -> tuple[str, str]:
 
 
 def cancel_job(job_id: str) -> None:
+    auth.require_admin("Cancelling a job")
     try:
         jobs.cancel(data.get_store(), job_id)
     except CuratorError as e:
@@ -84,6 +85,7 @@ def cancel_job(job_id: str) -> None:
 
 
 def retry_job(job_id: str) -> None:
+    auth.require_admin("Retrying a job")
     try:
         handle = jobs.retry(data.get_store(), job_id)
     except CuratorError as e:

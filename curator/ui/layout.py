@@ -11,7 +11,7 @@ import streamlit as st
 
 from curator.errors import CuratorError
 from curator.store import DatasetSummary
-from curator.ui import browse, data, keys
+from curator.ui import auth, browse, data, keys
 from curator.ui.text import inline
 
 # The tab icon is an emoji: a material-icon favicon is fetched from fonts.gstatic.com, and the app
@@ -19,18 +19,26 @@ from curator.ui.text import inline
 FAVICON = "⚖️"
 
 
-def page_setup(title: str) -> None:
-    """First call of every page: tab title, wide layout, sidebar open, and the page list.
+def page_setup(title: str) -> auth.User:
+    """First call of every page: tab title, wide layout, sidebar open, sign-in, the page list; returns the user.
 
     Every page runs on its own (a deep link starts at the page, not at app.py), so each calls this.
+    With OIDC configured it stops at a sign-in button until the user is signed in, and a page in
+    `auth.ADMIN_PAGES` stops at an access-denied message for anyone but an admin (see `curator.ui.auth`).
     Streamlit lists the files of pages/ in the sidebar by itself, naming the home page after its
     file ("app"). With ``[client] showSidebarNavigation = false`` in .streamlit/config.toml that
-    list is hidden and this draws the same list with proper names and icons instead.
+    list is hidden and this draws the same list with proper names and icons instead (admin pages
+    only for admins).
     """
     st.set_page_config(page_title=f"{title} · Curator", page_icon=FAVICON, layout="wide",
                        initial_sidebar_state="expanded")
+    user = auth.current_user()
     if st.get_option("client.showSidebarNavigation") is False:
-        _page_links()
+        _page_links(user)
+    auth.user_caption(user)
+    if not auth.may_open(title, user):
+        auth.require_admin(f"the {title} page")
+    return user
 
 
 def page_files() -> list[tuple[str, str]]:
@@ -48,10 +56,11 @@ def page_files() -> list[tuple[str, str]]:
     return [(keys.HOME_PAGE, "Home")] + [(rel, title) for *_, rel, title in sorted(found)]
 
 
-def _page_links() -> None:
+def _page_links(user: auth.User) -> None:
     with st.sidebar:
         for rel, title in page_files():
-            st.page_link(rel, label=title, icon=keys.page_icon(title))
+            if auth.may_open(title, user):
+                st.page_link(rel, label=title, icon=keys.page_icon(title))
         st.divider()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from curator.ui import data
+from curator.ui import auth, data
 
 UPLOAD_TYPES = ("jsonl", "json", "parquet", "csv", "gz")
 AUTO_SHAPE = "detect"
@@ -83,11 +83,13 @@ def _ingest(path: Path, *, name: str, shape: str | None, label: str) -> Any:
 
 def import_file(name: str, payload: bytes, *, dataset: str, shape: str | None) -> Any:
     """Save an upload and import it; returns the `IngestResult`. Raises `CuratorError` on bad input."""
+    auth.require_admin("Importing data")
     return _ingest(save_upload(name, payload), name=dataset, shape=shape, label=f"Importing {Path(name).name}")
 
 
 def load_demo(*, n_pairs: int = 3000, seed: int = 0) -> Any:
     """Write the demo dataset next to the database and import it as dataset "demo"."""
+    auth.require_admin("Importing data")
     io = io_module()
     if io is None:
         raise RuntimeError("curator.io is not available")

@@ -13,7 +13,7 @@ from curator import jobs
 from curator.errors import CuratorError
 from curator.schema import SIGNAL_COLUMNS, PairFilter
 from curator.store import SignalRun, Store
-from curator.ui import data, keys
+from curator.ui import auth, data, keys
 from curator.ui.signal_charts import FLAG_LABELS
 from curator.ui.text import inline
 
@@ -60,7 +60,10 @@ def parse_models(text: str) -> tuple[str, ...]:
 
 
 def start_form(dataset: str) -> None:
-    """The form that starts a signals job for `dataset`."""
+    """The form that starts a signals job for `dataset` (admins only)."""
+    if not auth.is_admin():
+        st.caption("Only admins start signal jobs.")
+        return
     st.session_state.setdefault(keys.SIG_EMBEDDER, "default")
     st.session_state.setdefault(keys.SIG_ENGINE, "local")
     st.session_state.setdefault(keys.SIG_FOLDS, 5)
@@ -83,6 +86,7 @@ def start_form(dataset: str) -> None:
 
 def start_job(dataset: str) -> None:
     """Submit the form's job (a callback); leaves a notice for the next run."""
+    auth.require_admin("Starting a signals job")
     from curator.signals import SignalConfig
 
     s = st.session_state
