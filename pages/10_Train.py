@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from curator import ui
-from curator.ui import keys, selection
+from curator.ui import jobs_view, keys, selection
 from curator.ui import train_view as tv
 
 ui.page_setup("Train")
@@ -14,7 +14,11 @@ tv.init_state()
 with ui.errors_shown():
     ui.dataset_picker()
     st.title("Train")
+    # Re-scoring jobs: progress here, the new run on the Signals page. First, because a job that
+    # has just finished reruns the page, which would drop a notice already shown.
+    jobs_view.live_status()
     tv.notice()
+    jobs_view.notice()
     exports = {e.export_id: e for e in ui.get_store().exports()}
     if not exports:
         st.info("No exports yet: build a selection and export it on the Curate page.", icon=":material/inbox:")

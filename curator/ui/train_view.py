@@ -17,7 +17,7 @@ import streamlit as st
 from curator import train
 from curator.errors import CuratorError
 from curator.train.config import DPORunConfig, EmbeddedRewardRunConfig, RewardRunConfig
-from curator.ui import data, keys
+from curator.ui import auth, data, keys
 from curator.ui.text import inline
 
 POLL = "1s"
@@ -60,6 +60,7 @@ def config_from_state(export_path: str) -> Any:
 
 def start(export_id: str, export_path: str) -> None:
     """on_click of Start: write the run folder and start the process; remember the run."""
+    auth.require_admin("Training")
     try:
         cfg = config_from_state(export_path)
         info = train.start_run(cfg, runs_root(), export_id=export_id)
@@ -71,11 +72,13 @@ def start(export_id: str, export_path: str) -> None:
 
 
 def cancel(run_dir: str) -> None:
+    auth.require_admin("Cancelling a training run")
     info = train.cancel_run(run_dir)
     st.session_state[keys.TRN_NOTICE] = ("info", f"Run {info.run_id} is {info.status}.")
 
 
 def register(run_dir: str) -> None:
+    auth.require_admin("Registering a model")
     try:
         record = train.register_run(data.get_store(), run_dir)
     except CuratorError as e:
@@ -86,16 +89,21 @@ def register(run_dir: str) -> None:
 
 
 def rescore(model_id: str) -> None:
+    auth.require_admin("Re-scoring")
     dataset = st.session_state.get(keys.TRN_RESCORE_DS)
     try:
-        run_id = train.rescore(data.get_store(), model_id, dataset)
+        handle = train.submit_rescore(data.get_store(), model_id, dataset)
     except CuratorError as e:
         st.session_state[keys.TRN_NOTICE] = ("error", str(e))
         return
-    data.invalidate()
-    st.session_state[keys.RUN_NEXT] = run_id
-    st.session_state[keys.TRN_NOTICE] = ("success", f"Re-scored {dataset} with {model_id}: signal run {run_id}. "
-                                                    "Pick it on the Signals or Curate page.")
+    if handle.cached:
+        data.invalidate()
+        st.session_state[keys.RUN_NEXT] = handle.run_id
+        st.session_state[keys.TRN_NOTICE] = ("success", f"{dataset} is scored with {model_id} already: signal run "
+                                                        f"{handle.run_id}. Pick it on the Signals or Curate page.")
+        return
+    st.session_state[keys.TRN_NOTICE] = ("info", f"Re-scoring {dataset} with {model_id} as job {handle.job_id}; "
+                                                 "its signal run appears when the job is done.")
 
 
 def notice() -> None:

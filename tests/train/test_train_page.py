@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from curator import jobs
 from curator.train import list_runs, wait_run
+from curator.ui import data as ui_data
 from curator.ui import keys
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -53,5 +55,15 @@ def test_start_follow_register_rescore(page_db, toy_export):
     assert any("Registered model" in s.value for s in at.success)
     at.button(key="trn.rescore").click()
     at = _run(at)
-    assert any("scored toy with" in s.value for s in at.success), [e.value for e in at.error]
+    assert any("as job" in i.value for i in at.info), [e.value for e in at.error]
+    store = ui_data.get_store()  # the page's own store: this process holds the DuckDB file
+    [job] = [j for j in store.jobs() if j.params.get("config", {}).get("kind") == "embedded"]
+    job = jobs.wait(store, job.job_id, timeout=300)
+    assert job.status == "done", job.error
+    [run] = [r for r in store.signal_runs("toy") if r.run_id == job.run_id]
+    assert run.n_pairs == 48
+    at.button(key="trn.rescore").click()  # the same model on the same data again: nothing to compute
+    at = _run(at)
+    shown = [s.value.replace("\\", "") for s in at.success]  # inline() escapes markdown
+    assert any(f"already: signal run {job.run_id}" in text for text in shown), shown
 
