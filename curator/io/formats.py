@@ -32,6 +32,7 @@ _GENERIC_STEMS = frozenset(SPLIT_NAMES) | {"data", "dataset", "annotations"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 BATCH_ROWS = 4096
+_BLANK = object()  # a blank JSONL line (skipped), as opposed to a `null` one (an error)
 
 
 class Rows:
@@ -88,6 +89,42 @@ def _not_an_object(rows: Rows, record: int, value: Any) -> IngestError:
     return rows.error(f"expected a JSON object (one record), got {type(value).__name__}.", record)
 
 
+def _json_limit(e: BaseException) -> str:
+    if isinstance(e, RecursionError):
+        return "values are nested too deeply (more than Python's recursion limit)."
+    return f"{e}."
+
+
+def _check_surrogates(rows: Rows, record: int, value: Any, where: str = "") -> None:
+    """Raise naming the field when a JSON string (value or key) holds an unpaired surrogate.
+
+    JSON allows ``"\\ud800"``, but such text cannot be stored as UTF-8; every field of the record,
+    metadata included, is checked (only for records whose line holds a ``\\u`` escape).
+    """
+    stack = [(where, value)]
+    while stack:
+        path, v = stack.pop()
+        if type(v) is str:
+            if not v.isascii():
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    raise rows.error(f"text holds an unpaired surrogate ({v[e.start:e.end]!r}) at character "
+                                     f"{e.start}; it is not valid Unicode.", record, path or None) from None
+        elif type(v) is dict:
+            for k, item in v.items():
+                sub = f"{path}.{k}" if path else str(k)
+                if not k.isascii():
+                    try:
+                        k.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise rows.error(f"the field name holds an unpaired surrogate ({k!r}); it is not valid "
+                                         "Unicode.", record, sub) from None
+                stack.append((sub, item))
+        elif type(v) is list:
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(v))
+
+
 class JsonlRows(Rows):
     """JSON Lines, optionally gzipped: one object per line; blank lines are skipped."""
 
@@ -111,28 +148,34 @@ class JsonlRows(Rows):
                         row, end = decode(text)
                         if end < len(text) - 1 and not text[end:].isspace():
                             raise ValueError("trailing text")
-                    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueErrors
                         row = self._careful(line, lineno)
-                        if row is None:
+                        if row is _BLANK:
                             continue
                     if type(row) is not dict:
                         raise _not_an_object(self, lineno, row)
+                    if b"\\u" in line:  # only a \uXXXX escape can make a lone surrogate
+                        _check_surrogates(self, lineno, row)
                     yield lineno, row
         except _GZIP_ERRORS as e:
             raise self.error(f"the gzip stream is truncated or corrupt after line {lineno} ({e}).",
                              lineno + 1) from None
 
     def _careful(self, line: bytes, lineno: int) -> Any:
-        """json.loads with a precise error, or None for a blank line."""
+        """json.loads with a precise error, or _BLANK for a blank line (a ``null`` line is None, an error)."""
+        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # a UTF-8 byte order mark, before a blank first line too
         try:
             return json.loads(line)
         except json.JSONDecodeError as e:
             if not line.strip():
-                return None
+                return _BLANK
             raise self.error(f"invalid JSON: {e.msg} (column {e.colno}).", lineno) from None
         except UnicodeDecodeError as e:
             raise self.error(f"not valid UTF-8 text (byte {e.start}: {e.reason}); re-encode the file as UTF-8.",
                              lineno) from None
+        except (ValueError, RecursionError) as e:  # an integer of over 4300 digits; nesting deeper than ~1000
+            raise self.error(f"unreadable JSON: {_json_limit(e)}", lineno) from None
 
     def estimate(self) -> int | None:
         size = self.file.stat().st_size
@@ -161,6 +204,7 @@ class JsonRows(Rows):
         self.gz = gz
         self._cache: list[Any] | None = None
         self._count: int | None = None
+        self._escapes = True
 
     def load(self) -> list[Any]:
         if self._cache is not None:
@@ -178,6 +222,9 @@ class JsonRows(Rows):
             line = raw.count(b"\n", 0, e.start) + 1
             raise self.error(f"not valid UTF-8 text at line {line} ({e.reason}); re-encode the file as UTF-8.") \
                 from None
+        except (ValueError, RecursionError) as e:
+            raise self.error(f"unreadable JSON: {_json_limit(e)}") from None
+        self._escapes = b"\\u" in raw
         self._cache = self._records_of(doc)
         self._count = len(self._cache)
         return self._cache
@@ -204,6 +251,8 @@ class JsonRows(Rows):
         for i, row in enumerate(records, 1):
             if type(row) is not dict:
                 raise _not_an_object(self, i, row)
+            if self._escapes:
+                _check_surrogates(self, i, row)
             yield i, row
         self._cache = None  # read through once: let the parsed list go (a peek keeps it)
 
@@ -224,7 +273,7 @@ class ParquetRows(Rows):
 
         try:
             return pq.ParquetFile(self.file)
-        except (pa.ArrowException, OSError) as e:
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as e:  # (a damaged footer: bad column names)
             raise self.error(f"not a readable Parquet file ({e}).") from None
 
     def _iter(self) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -237,7 +286,7 @@ class ParquetRows(Rows):
                 for row in batch.to_pylist():
                     i += 1
                     yield i, row
-        except (pa.ArrowException, OSError) as e:
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as e:  # damaged pages can hold bad UTF-8
             raise self.error(f"the Parquet file is corrupt after row {i} ({e}).", i + 1) from None
 
     def estimate(self) -> int | None:

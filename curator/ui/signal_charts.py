@@ -8,6 +8,7 @@ reads back from a box or lasso selection.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -42,12 +43,23 @@ def flag_category(df: pd.DataFrame) -> pd.Series:
     return out
 
 
+def plotly_text(text: str) -> str:
+    """Text from the data as plotly shows it literally: plotly reads ``<a>``, ``<b>``, ``<br>``... in
+    legends and labels as markup (a ``<a href=...>`` name showed only its link text), but decodes entities.
+
+    >>> plotly_text("<a href='x'>c</a> & co")
+    "&lt;a href='x'&gt;c&lt;/a&gt; &amp; co"
+    """
+    return html.escape(str(text), quote=False)
+
+
 def _groups(df: pd.DataFrame, by: str, cluster_names: dict[int, str] | None) -> pd.Series:
     if by == "split":
-        return df["split"].astype(str)
+        return df["split"].astype(str).map(plotly_text)
     if by == "cluster":
         names = cluster_names or {}
-        return df["cluster"].map(lambda c: "none" if pd.isna(c) else f"{int(c)} · {names.get(int(c), '')}".rstrip(" ·"))
+        return df["cluster"].map(lambda c: "none" if pd.isna(c) else
+                                 plotly_text(f"{int(c)} · {names.get(int(c), '')}".rstrip(" ·")))
     if by == "flag":
         return flag_category(df)
     return pd.Series("all pairs", index=df.index)

@@ -9,7 +9,8 @@ Dataset text may hold anything (``<script>``, ``![x](http://...)``, ``[x](javasc
   Streamlit directive can form; leading spaces become no-break spaces so no code block forms,
   and line ends become hard breaks so the text keeps its lines. GFM's bare-URL autolinks are
   found *after* escapes are decoded, so a WORD JOINER (U+2060, invisible) is put inside
-  ``http://``, ``https://``, ``www.`` and after ``@``, which stops them matching; the Raw view
+  ``http://``, ``https://``, ``www.``, after ``@`` and between two hyphens (``--`` would become a
+  dash), which stops them matching; the Raw view
   (`st.code`) shows the exact text for copying;
 * diff colours: Streamlit's ``:green-background[...]`` directive around escaped text. An escaped
   ``]`` cannot close the directive, so the text cannot break out of it.
@@ -35,6 +36,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _JOINER = "\u2060"
 # What remark-gfm turns into links in plain text (mdast-util-gfm-autolink-literal): URLs and emails.
 _AUTOLINK = re.compile(r"(?i)(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=www)(?=\.)|(?<=@)")
+# The app's Markdown turns "--" into a dash even when escaped (seen in chromium: "--" showed as "—").
+_DASHES = re.compile(r"(?<=-)(?=-)")
 
 # How each diff kind is drawn (Streamlit Markdown directives; text inside is escaped).
 _STYLE = {INSERT: ("green-background", False), DELETE: ("red-background", True)}
@@ -48,7 +51,7 @@ def escape_markdown(text: str) -> str:
     >>> escape_markdown("see https://a.b or www.c.d, mail x@e.f").replace("\\u2060", "|")
     'see https\\\\:|\\\\/\\\\/a\\\\.b or www|\\\\.c\\\\.d\\\\, mail x\\\\@|e\\\\.f'
     """
-    return _AUTOLINK.sub(_JOINER, _CONTROL.sub("", str(text))).translate(_ESCAPES)
+    return _DASHES.sub(_JOINER, _AUTOLINK.sub(_JOINER, _CONTROL.sub("", str(text)))).translate(_ESCAPES)
 
 
 def _line(escaped: str) -> str:

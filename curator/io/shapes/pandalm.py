@@ -96,6 +96,8 @@ def read(rows: Iterable[tuple[int, dict[str, Any]]], ctx: ReadContext) -> Iterat
         idx = row.get("idx", row.get("id"))
         if idx is None:
             raise ctx.error(rec, "idx", f"missing field (or `id`); the record has {sorted(row)}.")
+        if isinstance(idx, list | dict):  # it keys the sibling verdicts: a number or a name
+            raise ctx.error(rec, "idx", f"expected a number or a name, got {type(idx).__name__} {F.short(idx)}.")
         instruction = F.text(F.require(row, "instruction", ctx, rec), ctx, rec, "instruction")
         extra_input = row.get("input") or ""
         extra_input = F.text(extra_input, ctx, rec, "input")
