@@ -121,7 +121,9 @@ def disputed_pairs(dataset: str, run_id: str, sample: pd.DataFrame) -> pd.DataFr
                            limit=DISPUTED_ROWS, offset=0)
     link = [f"{BROWSE_URL}?" + urlencode({keys.DATASET: dataset, keys.PAIR: p})
             for p in rows["pair_id"]]
-    cols = [c for c in ("margin", "p_correct", "issue_score", "margin_std", "cluster") if c in rows]
+    # A run without some signals (a re-score has no clusters or spread) shows no empty columns.
+    cols = [c for c in ("margin", "p_correct", "issue_score", "margin_std", "cluster")
+            if c in rows and rows[c].notna().any()]
     return pd.concat([pd.DataFrame({"open": link}), rows[["prompt", *cols]].reset_index(drop=True)], axis=1)
 
 

@@ -4,117 +4,60 @@ pages live in the URL, and dataset text full of injection attempts stays text.
 The server is `python -m streamlit run app.py` on a free 127.0.0.1 port with CURATOR_DB pointing
 at a filled temporary database; the browser is /usr/bin/chromium driven by playwright's sync API
 (never `playwright install`). Skipped when chromium is missing. Screenshots of every page go to
-test-artifacts/ (look at them). The fixtures live here, not in a conftest.py: sibling conftest.py
-files clash under the suite's --doctest-modules.
+test-artifacts/ (look at them). The server, browser and screenshot helpers are shared with the other
+browser tests in browser_support.py; the fixtures wrapping them live here, not in a conftest.py:
+sibling conftest.py files clash under the suite's --doctest-modules.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, REPO, Recorder, appdata, free_port, wait_for_app
+from browser_support import (
+    Recorder,
+    appdata,
+    chromium,
+    open_page,
+    recorded_page,
+    require_chromium,
+    serve_app,
+    shoot,
+    wait_for_app,
+)
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for browser tests")
+    require_chromium()
     folder = tmp_path_factory.mktemp("browser_db")
-    db = appdata.build(folder / "browser.duckdb")
-    port = free_port()
-    log = open(folder / "streamlit.log", "w")  # noqa: SIM115 (closed at teardown)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
-         "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "CURATOR_DB": str(db), "PYTHONPATH": str(REPO)})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise RuntimeError(f"streamlit did not start; log: {(folder / 'streamlit.log').read_text()[-3000:]}"
-                                   ) from None
-            time.sleep(0.25)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serve_app(appdata.build(folder / "browser.duckdb"), log_dir=folder) as url:
+        yield url
 
 
-# Module scope: an open sync_playwright keeps its event loop running, and a later module's
-# sync_playwright() in the same process would refuse to start.
 @pytest.fixture(scope="module")
 def chromium_browser(app_url: str) -> Iterator[object]:
-    from playwright.sync_api import expect, sync_playwright
-
-    # First visits import plotly and warm DuckDB; on 2 shared cores that can take several seconds.
-    expect.set_options(timeout=20_000)
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def app_page(chromium_browser: object) -> Iterator[tuple[object, Recorder]]:
-    context = chromium_browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
-    pg = context.new_page()
-    rec = Recorder()
-    pg.on("request", lambda r: rec.requests.append(r.url))
-
-    def on_dialog(d: object) -> None:
-        rec.dialogs.append(d.message)  # type: ignore[attr-defined]
-        d.dismiss()  # type: ignore[attr-defined]
-
-    pg.on("dialog", on_dialog)
-    yield pg, rec
-    context.close()
+    with recorded_page(chromium_browser) as page_and_recorder:
+        yield page_and_recorder
 
 
 ROW_HEIGHT, HEADER_HEIGHT = 35, 35
-
-
-def _shoot(pg: Page, artifacts: Path, name: str, *, height: int | None = None) -> None:
-    """Full-page screenshot; Streamlit scrolls inside its main block, so grow the viewport to fit."""
-    size = pg.viewport_size or {"width": 1400, "height": 900}
-    content = pg.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 0")
-    pg.set_viewport_size({"width": size["width"], "height": max(size["height"], height or int(content) + 40)})
-    wait_for_app(pg)
-    # Elements mount lazily (skeletons first); wait until none is left, then let plotly and the grid paint.
-    pg.wait_for_function("() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0")
-    pg.wait_for_timeout(600)
-    pg.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
-    pg.set_viewport_size(size)
-
-
-def _open(pg: Page, url: str) -> None:
-    pg.goto(url)
-    wait_for_app(pg)
+_shoot = shoot
+_open = open_page
 
 
 def _clean(rec: Recorder) -> None:
-    assert not rec.dialogs, f"a dialog fired: {rec.dialogs}"
-    assert not rec.foreign(), f"requests left 127.0.0.1: {rec.foreign()}"
+    rec.assert_clean()
 
 
 def _click_row(pg: Page, row: int) -> None:
