@@ -168,13 +168,25 @@ def map_2d(emb: np.ndarray, *, sample: int = 200_000, seed: int = 0, n_neighbors
     out[fit_idx] = reducer.fit_transform(x[fit_idx]).astype(np.float32)
     rest = np.setdiff1d(np.arange(n), fit_idx, assume_unique=True)
     if len(rest):
-        base = x[fit_idx]
-        base_sq = (base * base).sum(1)
+        # UMAP's own nearest-neighbour index over the sample (pynndescent, kept for `transform`) finds
+        # each unsampled row's neighbours in O(log n); brute force is the fallback for small fits.
+        index = getattr(reducer, "_knn_search_index", None)
         for s in range(0, len(rest), block):
             q = x[rest[s:s + block]]
-            d = base_sq[None, :] - 2.0 * (q @ base.T)  # squared distance up to a per-row constant
-            nn = np.argpartition(d, 3, axis=1)[:, :3]
+            nn = index.query(q, k=3)[0] if index is not None else _nearest_brute(q, x[fit_idx], k=3)
             out[rest[s:s + block]] = out[fit_idx[nn]].mean(1)
+    return out
+
+
+def _nearest_brute(q: np.ndarray, base: np.ndarray, *, k: int, max_cells: int = 1 << 24) -> np.ndarray:
+    """Indices of the k nearest `base` rows of each `q` row, in chunks of at most `max_cells` distances
+    (a chunk of 8,192 queries against 200k rows would need 20 GB with its argpartition)."""
+    out = np.empty((len(q), k), np.int64)
+    base_sq = (base * base).sum(1)
+    step = max(1, max_cells // max(len(base), 1))
+    for s in range(0, len(q), step):
+        d = base_sq[None, :] - 2.0 * (q[s:s + step] @ base.T)  # squared distance up to a per-row constant
+        out[s:s + step] = np.argpartition(d, k, axis=1)[:, :k]
     return out
 
 
