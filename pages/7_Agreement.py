@@ -9,6 +9,7 @@ import streamlit as st
 from curator import ui
 from curator.ui import annotate_view as av
 from curator.ui import keys
+from curator.ui.signal_charts import plotly_text
 
 ui.page_setup("Agreement")
 
@@ -42,7 +43,8 @@ with ui.errors_shown():
         for c in ("agreement_with_majority", "agreement_with_consensus", "quality")})
     if user.is_admin and len(report.annotators) > 1:
         st.subheader("Pairwise Cohen's kappa")
-        fig = px.imshow(report.kappa, x=report.annotators, y=report.annotators, zmin=-1, zmax=1,
+        names = [plotly_text(a) for a in report.annotators]  # annotator ids are user text
+        fig = px.imshow(report.kappa, x=names, y=names, zmin=-1, zmax=1,
                         color_continuous_scale="RdBu", text_auto=".2f", aspect="auto")
         fig.update_traces(customdata=report.overlap, hovertemplate="%{y} vs %{x}: kappa %{z:.2f} "
                                                                    "on %{customdata} shared pairs<extra></extra>")
