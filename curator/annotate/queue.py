@@ -5,9 +5,10 @@ serves each to `annotators_per_pair` different people. Serving claims a slot in 
 `curator.store.annotate`): concurrent sessions never over-serve a pair, an annotator never gets the
 same pair twice, and a claim that is not answered within `claim_timeout_s` returns to the pool.
 
-Labels go to the append-only judgement log (`Store.append_judgements`, kind "human"). Responses are
-shown as A (left) and B (right) in an order drawn per (annotator, pair) from a hash, so one person
-always sees a pair the same way and position bias averages out across people. The label is
+Labels go to the append-only judgement log (kind "human"), in the same transaction that fills the
+annotator's slot (`Store.submit_queue_label`). Responses are shown as A (left) and B (right) in an
+order drawn per (annotator, pair) from a hash, so one person always sees a pair the same way and
+position bias averages out across people. The label is
 stored against the pair as stored (`choice` a/b/tie/both-bad) and `details` keep what was shown
 (`shown_order` "ab" or "ba", `shown_choice`), per-aspect choices, flags and the seconds spent.
 An annotator's current label is their latest row; undo appends a row with `choice` None that
@@ -228,13 +229,12 @@ def submit_label(store: Store, queue_id: str, pair_id: str, annotator: str, labe
         details["aspects_shown"] = dict(label.aspects)
     if label.flags:
         details["flags"] = list(label.flags)
-    store.append_judgements([{
+    # One transaction: the label row and the filled slot are written together or not at all.
+    judgement_id, filled = store.submit_queue_label(queue_id, pair_id, annotator, {
         "pair_id": pair_id, "kind": "human", "annotator": annotator, "choice": choice,
         "strength": STRENGTHS[label.strength] if label.strength and choice in ("a", "b") else None,
         "rationale": (label.rationale or "").strip() or None, "source": f"queue:{queue_id}", "details": details,
-    }])
-    judgement_id = store.judgement_id_for(pair_id, annotator, submission_id)
-    filled = store.record_queue_submit(queue_id, pair_id, annotator, judgement_id=judgement_id, now=now)
+    }, now=now)
     return SubmitResult(judgement_id, choice, filled)
 
 
@@ -265,17 +265,15 @@ def undo_last(store: Store, queue_id: str, annotator: str, *, now: datetime | No
     action = store.last_queue_action(queue_id, annotator)
     if action is None:
         return None
-    superseding = None
-    if action.action == "submit":
-        submission_id = uuid.uuid4().hex
-        store.append_judgements([{
+    retraction = None
+    if action.action == "submit":  # appended in the undo's own transaction
+        retraction = {
             "pair_id": action.pair_id, "kind": "human", "annotator": annotator, "choice": None,
             "source": f"queue:{queue_id}",
-            "details": {"queue_id": queue_id, "submission_id": submission_id, "undo_of": action.judgement_id},
-        }])
-        superseding = store.judgement_id_for(action.pair_id, annotator, submission_id)
-    store.record_queue_undo(queue_id, annotator, action, judgement_id=superseding, now=now,
-                            timeout_s=info.claim_timeout_s)
+            "details": {"queue_id": queue_id, "submission_id": uuid.uuid4().hex, "undo_of": action.judgement_id},
+        }
+    superseding = store.record_queue_undo(queue_id, annotator, action, now=now, timeout_s=info.claim_timeout_s,
+                                          judgement=retraction)
     return UndoResult(action.pair_id, action.action, superseding)
 
 

@@ -3,9 +3,10 @@
 A queue item has `annotators_per_pair` slots. Claiming is one short transaction that bumps the
 annotator's row and moves one slot from open (or expired) to claimed; two sessions that race for
 the same slot, or two tabs of the same person, collide in DuckDB's optimistic concurrency control
-(`TransactionException: Conflict on update`), and the loser retries with a fresh snapshot. Labels
-are never written here: the caller appends them to the judgement log first, then records the
-submit, skip or undo as an event. Nothing in `queue_events` or `judgements` is updated or deleted.
+(`TransactionException: Conflict on update`), and the loser retries with a fresh snapshot. A label
+and its submit (or an undo and its retraction row) are one transaction that holds the process's
+judgement-write lock, so a crash or a lost conflict never leaves a label whose slot goes back to
+the pool. Nothing in `judgements` is updated or deleted, nor is any `queue_events` row.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -24,6 +26,7 @@ import pyarrow as pa
 
 from curator.errors import StoreError
 from curator.schema import JUDGE_KINDS, PairFilter
+from curator.store.pairs import _JUDGEMENT_WRITES
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +82,13 @@ def _is_conflict(e: BaseException) -> bool:
 class AnnotateMixin:
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _retrying(self, fn: Callable[[Any], T], *, op: str, attempts: int = CLAIM_ATTEMPTS) -> T:
-        """Run `fn(cursor)` in a transaction; retry on a write conflict with jittered backoff."""
+    def _retrying(self, fn: Callable[[Any], T], *, op: str, attempts: int = CLAIM_ATTEMPTS,
+                  lock: AbstractContextManager[Any] | None = None) -> T:
+        """Run `fn(cursor)` in a transaction (holding `lock`, if given, around each attempt); retry on
+        a write conflict with jittered backoff."""
         for attempt in range(attempts):
             try:
-                with self.transaction() as cur:
+                with lock or nullcontext(), self.transaction() as cur:
                     return fn(cur)
             except Exception as e:
                 if not _is_conflict(e) or attempt == attempts - 1:
@@ -232,41 +237,62 @@ class AnnotateMixin:
                             op="judgement_id_for")
         return None if value is None else int(value)
 
+    def submit_queue_label(self, queue_id: str, pair_id: str, annotator: str, judgement: dict[str, Any], *,
+                           now: datetime) -> tuple[int, bool]:
+        """Append an annotator's label and complete their slot in one transaction.
+
+        `judgement` is one `append_judgements` row. Either both the label row and the slot/event
+        are written or neither is, so a crash or a lost write conflict never leaves a label whose
+        slot goes back to the pool (over-serving the pair). Returns (judgement_id, filled_slot);
+        see `record_queue_submit`.
+        """
+        table = self._judgement_batch([judgement])
+        if table is None or table.num_rows != 1:
+            raise ValueError("`judgement` must be one judgement row.")
+
+        def submit(cur: Any) -> tuple[int, bool]:
+            [judgement_id] = self._insert_judgements(cur, table)
+            return judgement_id, self._record_submit(cur, queue_id, pair_id, annotator, judgement_id, now)
+
+        return self._retrying(submit, op="submit", lock=_JUDGEMENT_WRITES)
+
     def record_queue_submit(self, queue_id: str, pair_id: str, annotator: str, *, judgement_id: int,
                             now: datetime) -> bool:
         """Mark the annotator's slot on the pair done. Returns False when the label filled no slot
         (their claim had expired and every slot was taken meanwhile): the label stays in the log."""
+        return self._retrying(lambda cur: self._record_submit(cur, queue_id, pair_id, annotator, judgement_id, now),
+                              op="submit")
 
-        def submit(cur: Any) -> bool:
-            self._touch_annotator(cur, queue_id, annotator, now, "submit")
-            mine = self.execute(cur, "SELECT slot, state FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 "
-                                     "AND annotator = $3 ORDER BY state = 'done' DESC, slot LIMIT 1",
-                                [queue_id, pair_id, annotator], op="submit").fetchall()
-            filled = True
-            if mine and mine[0][1] == "done":
-                pass  # a revision of a label already counted: the slot stays theirs
-            elif mine:
-                self.run(cur, "UPDATE queue_slots SET state = 'done', judgement_id = $1 WHERE queue_id = $2 "
-                              "AND pair_id = $3 AND slot = $4", [judgement_id, queue_id, pair_id, mine[0][0]],
-                         op="submit")
-            else:
-                free = self.execute(cur, "SELECT slot FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND "
-                                         "(state = 'open' OR (state = 'claimed' AND expires_at <= $3)) "
-                                         "ORDER BY slot LIMIT 1", [queue_id, pair_id, now], op="submit").fetchall()
-                if free and self._take_slot(cur, queue_id, pair_id, free[0][0], annotator, now, now):
-                    self.run(cur, "UPDATE queue_slots SET state = 'done', judgement_id = $1 WHERE queue_id = $2 "
-                                  "AND pair_id = $3 AND slot = $4", [judgement_id, queue_id, pair_id, free[0][0]],
-                             op="submit")
-                elif free:
-                    raise _Lost()
-                else:
-                    filled = False
-            self.run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, judgement_id, created_at) "
-                          "VALUES ($1, $2, $3, 'submit', $4, $5)", [queue_id, pair_id, annotator, judgement_id, now],
+    def _record_submit(self, cur: Any, queue_id: str, pair_id: str, annotator: str, judgement_id: int | None,
+                       now: datetime) -> bool:
+        """One submit inside the caller's transaction: the annotator's slot done, a submit event."""
+        self._touch_annotator(cur, queue_id, annotator, now, "submit")
+        mine = self.execute(cur, "SELECT slot, state FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 "
+                                 "AND annotator = $3 ORDER BY state = 'done' DESC, slot LIMIT 1",
+                            [queue_id, pair_id, annotator], op="submit").fetchall()
+        filled = True
+        if mine and mine[0][1] == "done":
+            pass  # a revision of a label already counted: the slot stays theirs
+        elif mine:
+            self.run(cur, "UPDATE queue_slots SET state = 'done', judgement_id = $1 WHERE queue_id = $2 "
+                          "AND pair_id = $3 AND slot = $4", [judgement_id, queue_id, pair_id, mine[0][0]],
                      op="submit")
-            return filled
-
-        return self._retrying(submit, op="submit")
+        else:
+            free = self.execute(cur, "SELECT slot FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND "
+                                     "(state = 'open' OR (state = 'claimed' AND expires_at <= $3)) "
+                                     "ORDER BY slot LIMIT 1", [queue_id, pair_id, now], op="submit").fetchall()
+            if free and self._take_slot(cur, queue_id, pair_id, free[0][0], annotator, now, now):
+                self.run(cur, "UPDATE queue_slots SET state = 'done', judgement_id = $1 WHERE queue_id = $2 "
+                              "AND pair_id = $3 AND slot = $4", [judgement_id, queue_id, pair_id, free[0][0]],
+                         op="submit")
+            elif free:
+                raise _Lost()
+            else:
+                filled = False
+        self.run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, judgement_id, created_at) "
+                      "VALUES ($1, $2, $3, 'submit', $4, $5)", [queue_id, pair_id, annotator, judgement_id, now],
+                 op="submit")
+        return filled
 
     def record_queue_skip(self, queue_id: str, pair_id: str, annotator: str, *, now: datetime) -> None:
         """Give the annotator's slot back and remember not to serve them this pair again."""
@@ -292,17 +318,24 @@ class AnnotateMixin:
         return QueueAction(*rows[0]) if rows else None
 
     def record_queue_undo(self, queue_id: str, annotator: str, action: QueueAction, *,
-                          judgement_id: int | None, now: datetime, timeout_s: int) -> None:
+                          judgement_id: int | None = None, now: datetime, timeout_s: int,
+                          judgement: dict[str, Any] | None = None) -> int | None:
         """Revert `action`: the pair becomes the annotator's current item again (their other live
-        claims go back to the pool). `judgement_id` is the row that supersedes an undone label."""
+        claims go back to the pool). `judgement_id` is the row that supersedes an undone label; or
+        pass that row as `judgement` and it is appended in the same transaction. Returns the
+        superseding row's id (None for a skip or a repeated undo)."""
         expires = now + timedelta(seconds=timeout_s)
+        table = None if judgement is None else self._judgement_batch([judgement])
 
-        def undo(cur: Any) -> None:
+        def undo(cur: Any) -> int | None:
             self._touch_annotator(cur, queue_id, annotator, now, "undo")
             done = self.execute(cur, "SELECT count(*) FROM queue_events WHERE queue_id = $1 AND action = 'undo' "
                                      "AND undoes = $2", [queue_id, action.event_id], op="undo").fetchall()[0][0]
             if done:
-                return  # a second click on the same undo
+                return None  # a second click on the same undo
+            superseding = judgement_id
+            if table is not None:
+                [superseding] = self._insert_judgements(cur, table)
             self.run(cur, "UPDATE queue_slots SET state = 'open', annotator = NULL, claimed_at = NULL, "
                           "expires_at = NULL WHERE queue_id = $1 AND annotator = $2 AND state = 'claimed' "
                           "AND pair_id <> $3", [queue_id, annotator, action.pair_id], op="undo")
@@ -319,9 +352,10 @@ class AnnotateMixin:
                     raise _Lost()
             self.run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, judgement_id, undoes, "
                           "created_at) VALUES ($1, $2, $3, 'undo', $4, $5, $6)",
-                     [queue_id, action.pair_id, annotator, judgement_id, action.event_id, now], op="undo")
+                     [queue_id, action.pair_id, annotator, superseding, action.event_id, now], op="undo")
+            return superseding
 
-        self._retrying(undo, op="undo")
+        return self._retrying(undo, op="undo", lock=_JUDGEMENT_WRITES if table is not None else None)
 
     # -- progress -----------------------------------------------------------------------------
 

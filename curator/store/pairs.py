@@ -120,6 +120,14 @@ class PairsMixin:
 
     def append_judgements(self, rows: list[dict[str, Any]]) -> int:
         """Append judgements; a change of mind is a new row, nothing is ever updated or deleted."""
+        table = self._judgement_batch(rows)
+        if table is None:
+            return 0
+        with _JUDGEMENT_WRITES, self.transaction() as cur:
+            return len(self._insert_judgements(cur, table))
+
+    def _judgement_batch(self, rows: list[dict[str, Any]]) -> pa.Table | None:
+        """Check judgement rows and build their Arrow batch (None for no rows)."""
         for i, r in enumerate(rows):
             if r.get("kind") not in JUDGE_KINDS:
                 raise ValueError(f"judgement {i}: `kind` must be one of {JUDGE_KINDS}, got {r.get('kind')!r}.")
@@ -128,27 +136,30 @@ class PairsMixin:
             if not r.get("annotator"):
                 raise ValueError(f"judgement {i}: `annotator` is required.")
         if not rows:
-            return 0
-        table = pa.Table.from_pylist([{
+            return None
+        return pa.Table.from_pylist([{
             "pair_id": r["pair_id"], "kind": r["kind"], "annotator": r["annotator"], "choice": r.get("choice"),
             "strength": r.get("strength"), "confidence": r.get("confidence"), "rationale": r.get("rationale"),
             "source": r.get("source", "app"),
             "details": None if r.get("details") is None else json.dumps(r["details"], ensure_ascii=False),
         } for r in rows], schema=JUDGEMENT_BATCH_SCHEMA)
-        with _JUDGEMENT_WRITES, self.transaction() as cur:
-            cur.register("new_judgements", table)
-            missing = self.execute(cur, "SELECT count(*) FROM new_judgements WHERE pair_id NOT IN "
-                                        "(SELECT pair_id FROM pairs)", op="append_judgements").fetchall()[0][0]
-            if missing:
-                raise ValueError(f"{missing} judgement(s) name a pair_id that is not in the store.")
-            n = self.execute(cur, """
-                INSERT INTO judgements (pair_id, kind, annotator, choice, strength, confidence, rationale,
-                                        source, details)
-                SELECT pair_id, kind, annotator, choice, strength, confidence, rationale, source, details::JSON
-                FROM new_judgements""", op="append_judgements").fetchall()[0][0]
-            self.run(cur, refresh_votes_sql("SELECT pair_id FROM new_judgements"), op="append_judgements")
-            cur.unregister("new_judgements")
-        return int(n)
+
+    def _insert_judgements(self, cur: Any, table: pa.Table) -> list[int]:
+        """Insert a checked batch inside the caller's transaction (which holds `_JUDGEMENT_WRITES`);
+        returns the new rows' judgement ids, in batch order."""
+        cur.register("new_judgements", table)
+        missing = self.execute(cur, "SELECT count(*) FROM new_judgements WHERE pair_id NOT IN "
+                                    "(SELECT pair_id FROM pairs)", op="append_judgements").fetchall()[0][0]
+        if missing:
+            raise ValueError(f"{missing} judgement(s) name a pair_id that is not in the store.")
+        ids = self.execute(cur, """
+            INSERT INTO judgements (pair_id, kind, annotator, choice, strength, confidence, rationale,
+                                    source, details)
+            SELECT pair_id, kind, annotator, choice, strength, confidence, rationale, source, details::JSON
+            FROM new_judgements RETURNING judgement_id""", op="append_judgements").fetchall()
+        self.run(cur, refresh_votes_sql("SELECT pair_id FROM new_judgements"), op="append_judgements")
+        cur.unregister("new_judgements")
+        return [int(r[0]) for r in ids]
 
     def judgements(self, pair_id: str) -> pa.Table:
         """Every judgement row of a pair, oldest first (the full log, superseded rows included)."""
