@@ -23,7 +23,8 @@ Imports torch lazily (inside the fitting functions); no duckdb, no streamlit, no
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,8 +168,34 @@ def fit_heads(Z: np.ndarray, weights: np.ndarray, penalties: np.ndarray, blocks:
         loss.backward()
         return loss
 
-    opt.step(closure)
+    with torch_threads(threads_for(Z.size)):
+        opt.step(closure)
     return W.detach().numpy()
+
+
+# L-BFGS on these sizes is many small products: a second thread costs more in synchronisation than it
+# saves (cross_fit of 20k x 800: 15 s on one thread vs 19 s on two; under load 25x worse on two).
+ONE_THREAD_MAX_CELLS = 64_000_000
+
+
+def threads_for(cells: int) -> int | None:
+    """1 for a problem of at most `ONE_THREAD_MAX_CELLS` feature cells, else None (torch's default)."""
+    return 1 if cells <= ONE_THREAD_MAX_CELLS else None
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with `n` torch intra-op threads (None: leave the setting alone)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n is not None and n != before:
+            torch.set_num_threads(before)
 
 
 def _select_penalty(Z: np.ndarray, blocks: np.ndarray, rng: np.random.Generator, *, inner_folds: int = 3,

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from curator.signals.bt import threads_for, torch_threads
+
 EPS = 1e-12
 
 
@@ -92,12 +94,13 @@ def fit_mc_dropout(Z: np.ndarray, *, hidden: int = 64, dropout: float = 0.3, epo
     gen = torch.Generator().manual_seed(seed)
     batch = 256
     net.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(z), generator=gen).split(batch):
-            opt.zero_grad()
-            loss = torch.nn.functional.softplus(-net(z[idx]).squeeze(1)).mean()
-            loss.backward()
-            opt.step()
+    with torch_threads(threads_for(Z.size)):
+        for _ in range(epochs):
+            for idx in torch.randperm(len(z), generator=gen).split(batch):
+                opt.zero_grad()
+                loss = torch.nn.functional.softplus(-net(z[idx]).squeeze(1)).mean()
+                loss.backward()
+                opt.step()
     return net
 
 
@@ -119,7 +122,7 @@ def mc_dropout_probs(net: object, X: np.ndarray, *, mc_samples: int = 20, seed: 
     _seed(seed)
     net.train()  # type: ignore[attr-defined]
     out = np.empty((mc_samples, len(X)), np.float32)
-    with torch.no_grad():
+    with torch.no_grad(), torch_threads(threads_for(X.size)):
         for start in range(0, len(X), chunk):
             x = torch.from_numpy(np.ascontiguousarray(X[start:start + chunk], dtype=np.float32))
             for t in range(mc_samples):
@@ -172,14 +175,15 @@ def fit_gaussian_head(phi_w: np.ndarray, phi_l: np.ndarray, *, l2: float = 1e-2,
     b_s = torch.tensor(0.5413, requires_grad=True)  # softplus(0.5413) = 1: start at unit variance
     opt = torch.optim.Adam([w_mu, w_s, b_s], lr=0.05)
     normal = torch.distributions.Normal(0.0, 1.0)
-    for _ in range(steps):
-        opt.zero_grad()
-        var_w = torch.nn.functional.softplus(w @ w_s + b_s) + 1e-6
-        var_l = torch.nn.functional.softplus(lo @ w_s + b_s) + 1e-6
-        z = ((w - lo) @ w_mu / torch.sqrt(var_w + var_l)).clamp(-6, 6)
-        nll = -torch.log(normal.cdf(z).clamp_min(1e-12)).mean()
-        reg = l2 * (w_mu.square().sum() + w_s.square().sum()) + prior * (
-            torch.log(var_w).square().mean() + torch.log(var_l).square().mean())
-        (nll + reg).backward()
-        opt.step()
+    with torch_threads(threads_for(phi_w.size)):
+        for _ in range(steps):
+            opt.zero_grad()
+            var_w = torch.nn.functional.softplus(w @ w_s + b_s) + 1e-6
+            var_l = torch.nn.functional.softplus(lo @ w_s + b_s) + 1e-6
+            z = ((w - lo) @ w_mu / torch.sqrt(var_w + var_l)).clamp(-6, 6)
+            nll = -torch.log(normal.cdf(z).clamp_min(1e-12)).mean()
+            reg = l2 * (w_mu.square().sum() + w_s.square().sum()) + prior * (
+                torch.log(var_w).square().mean() + torch.log(var_l).square().mean())
+            (nll + reg).backward()
+            opt.step()
     return GaussianHead(w_mu.detach().numpy(), w_s.detach().numpy(), float(b_s.detach()))
