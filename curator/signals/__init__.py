@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 # Bump when the same config would produce different numbers (new features, new defaults).
-SIGNALS_VERSION = 1
+SIGNALS_VERSION = 2  # 2: near-duplicate vectors centred
 
 
 @dataclass(frozen=True)

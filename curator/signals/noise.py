@@ -75,8 +75,15 @@ def is_identical(responses_a: Sequence[str], responses_b: Sequence[str]) -> np.n
 
 
 def pair_vectors(emb_prompt: np.ndarray, emb_a: np.ndarray, emb_b: np.ndarray) -> np.ndarray:
-    """One unit vector per pair, the same for (a, b) and (b, a): ``[e_p, (e_a + e_b)/2]`` normalised."""
-    v = np.hstack([emb_prompt, 0.5 * (emb_a + emb_b)]).astype(np.float32)
+    """One unit vector per pair, the same for (a, b) and (b, a): ``[e_p, (e_a + e_b)/2]`` normalised.
+
+    Each part is centred on its mean over the given rows first: mean-pooled (especially static)
+    embeddings share a large common component, which put 2,988 of 3,000 demo pairs above cosine
+    0.97 with the default embedder (35 of 600 after centring; MiniLM: 197 -> 183).
+    """
+    p = np.asarray(emb_prompt, np.float32)
+    r = 0.5 * (np.asarray(emb_a, np.float32) + np.asarray(emb_b, np.float32))
+    v = np.hstack([p - p.mean(0, keepdims=True), r - r.mean(0, keepdims=True)]) if len(p) > 1 else np.hstack([p, r])
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 

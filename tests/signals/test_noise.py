@@ -40,6 +40,23 @@ def test_pair_vectors_ignore_response_order():
     np.testing.assert_allclose(noise.pair_vectors(p, a, b), noise.pair_vectors(p, b, a), atol=1e-6)
 
 
+def test_pair_vectors_remove_the_shared_component():
+    """Mean-pooled embeddings share a large common direction; only real near-duplicates stay flagged."""
+    rng = np.random.default_rng(1)
+    common = rng.normal(size=64) * 10
+
+    def emb() -> np.ndarray:
+        return common + rng.normal(size=(200, 64))
+
+    p, a, b = emb(), emb(), emb()
+    p[7], a[7], b[7] = p[3] + 0.01, a[3] + 0.01, b[3] + 0.01  # pair 7 repeats pair 3
+    raw = np.hstack([p, (a + b) / 2])
+    raw /= np.linalg.norm(raw, axis=1, keepdims=True)
+    assert noise.near_duplicates(raw, threshold=0.97).mean() > 0.9  # without centring: almost all
+    flags = noise.near_duplicates(noise.pair_vectors(p, a, b), threshold=0.97)
+    assert set(np.flatnonzero(flags).tolist()) == {3, 7}
+
+
 def test_dpo_difficulty_oriented_to_label():
     c = noise.dpo_difficulty(np.array([-10.0, -10.0, -1.0]), np.array([-4.0, -4.0, -2.0]), np.array([1, -1, 0]))
     assert c[0] == 6.0 and c[1] == -6.0 and np.isnan(c[2])
