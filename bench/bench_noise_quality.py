@@ -49,8 +49,12 @@ def hh_features(table, embedder: str, cache: Path) -> dict[str, np.ndarray]:
     from curator.signals.pipeline import last_user_turn
 
     prompts, a, b = (table.column(c).to_pylist() for c in ("prompt", "response_a", "response_b"))
+    from curator.signals import embed as embed_module, text as text_module
+
     h = hashlib.blake2b(digest_size=8)
-    for part in (embedder, *prompts, *a, *b):
+    # The key covers the encoder code too: a changed embedder must not reuse stale vectors.
+    code = Path(embed_module.__file__).read_text() + Path(text_module.__file__).read_text()
+    for part in (embedder, code, *prompts, *a, *b):
         h.update(part.encode())
         h.update(b"\x1f")
     path = cache / f"hh-{embedder.replace('/', '_')}-{h.hexdigest()}.npz"

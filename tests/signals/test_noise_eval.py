@@ -43,11 +43,14 @@ def test_load_hh_pairs(tmp_path: Path):
 
 def _hh_features(table, embedder: str) -> dict[str, np.ndarray]:
     """Embeddings of the HH table, cached across runs (they do not depend on the labels)."""
+    from curator.signals import embed as embed_module, text as text_module
     from curator.signals.embed import EmbeddingScorer, default_cache_dir
     from curator.signals.pipeline import last_user_turn
 
     prompts, a, b = (table.column(c).to_pylist() for c in ("prompt", "response_a", "response_b"))
-    key = hashlib.blake2b("\x1f".join([embedder, *prompts, *a, *b]).encode(), digest_size=8).hexdigest()
+    # The key covers the encoder code too, so a changed embedder never reuses stale vectors.
+    code = Path(embed_module.__file__).read_text() + Path(text_module.__file__).read_text()
+    key = hashlib.blake2b("\x1f".join([embedder, code, *prompts, *a, *b]).encode(), digest_size=8).hexdigest()
     path = default_cache_dir() / "test-features" / f"hh-{embedder}-{key}.npz"
     if path.exists():
         return dict(np.load(path))
@@ -72,6 +75,7 @@ def test_hh_helpful_flip_detection_beats_probe(shared_data: Path):
     print(r, b)
     assert r["n"] == 2354 and r["n_flipped"] == 471
     # Measured with bench/bench_noise_quality.py (seed 0): accuracy 0.640, AUROC 0.696; probe 0.605 / 0.648.
+    # Re-measured 2026-11-22 with the 768-d minilm-m2v embedder: accuracy 0.643, AUROC 0.695; probe 0.593 / 0.641.
     # The issue's target (accuracy >= 0.65 and AUROC >= 0.70) is NOT met yet; these floors guard what is.
     assert r["accuracy"] >= 0.63 and r["auroc"] >= 0.685
     assert r["accuracy"] >= b["accuracy"] + 0.02 and r["auroc"] >= b["auroc"] + 0.03
