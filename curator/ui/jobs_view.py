@@ -42,10 +42,12 @@ def live_status(dataset: str | None = None) -> None:
 
 def _status(dataset: str | None) -> None:
     store = data.get_store()
-    jobs.sync(store)
+    ended_now = {j.job_id for j in jobs.sync(store) if j.status not in ACTIVE}
     active = store.jobs(statuses=ACTIVE)
-    # Jobs of any dataset that were active on this session's last poll and are not any more.
-    finished = set(st.session_state.get(keys.JOBS_SEEN) or ()) - {j.job_id for j in active}
+    # Jobs of any dataset that were active on this session's last poll and are not any more, and jobs
+    # this very sync saw end (one that ended before this session first polled, e.g. a page opened
+    # after a one-second re-score job).
+    finished = (set(st.session_state.get(keys.JOBS_SEEN) or ()) - {j.job_id for j in active}) | ended_now
     st.session_state[keys.JOBS_SEEN] = sorted(j.job_id for j in active)
     if finished:
         data.invalidate()
