@@ -20,6 +20,11 @@ than people label) before clicking; `--think-ms 0` is a stress test in which eve
 as fast as the store answers. CPU time of the process (all threads) is printed per label, since
 wall-clock latency on a shared machine is mostly waiting for a CPU.
 
+`--pairs N` first fills the store with N other pairs (and `--background-judgements`, default 1.5
+per pair), so the CPU per label shows whether a label's statements scan whole tables: a label
+should cost the same on 1.5k pairs as on 200k. `--profile` prints the store's statements by
+thread CPU per label (`Store.statement_hook`).
+
 The naive way, measured in the same run on a queue of the same size, opens a fresh `Store` (a new
 DuckDB connection, migrations checked) for every request, as a page that connects per request
 would. DuckDB hands a second connection in the same process the already open database, so this
@@ -28,9 +33,11 @@ costs little: the comparison shows that the shared Store adds no contention of i
     python bench/bench_label_load.py                         # 20 annotators x 200 labels, 3 per pair
     python bench/bench_label_load.py --tabs 2                # each annotator in two tabs (two threads)
     python bench/bench_label_load.py --think-ms 0 --annotators 8 --labels 25 --naive-labels 25  # stress, quick
+    python bench/bench_label_load.py --pairs 200000 --profile   # on a big store, statement profile
 
-Prints one block per mode, then one JSON line with every figure; exits 1 if a label was lost,
-duplicated or over-served, or an error occurred.
+Prints one block per mode, a summary line (label write p50 / p95 / p99, CPU-ms per label, the
+naive / Curator p99 ratio, lost / duplicated / over-served / errors), then one JSON line with every
+figure; exits 1 if a label was lost, duplicated or over-served, or an error occurred.
 """
 
 from __future__ import annotations
@@ -78,6 +85,8 @@ class Outcome:
     lock_errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     think_ms: float = 0.0
+    background_pairs: int = 0
+    background_judgements: int = 0
     wall_s: float = 0.0
     cpu_s: float = 0.0
     cpu_ms_per_label: float = 0.0
@@ -96,8 +105,51 @@ def _records(n: int, tag: str) -> list[PairRecord]:
                        f"Answer B{i}. " + "It rambles. " * (i % 4 + 1)) for i in range(n)]
 
 
-def _build(path: Path, n_pairs: int, overlap: int, tag: str) -> tuple[str, list[str]]:
+def prefill(store: Store, n_pairs: int, n_judgements: int, *, batch: int = 50_000) -> None:
+    """A background dataset of `n_pairs` pairs and `n_judgements` judgements (a third human, from
+    the bench's annotators among others; the rest AI), so that a label runs against a store of that
+    size: any statement of the label path that scans pairs or judgements shows up in its cost."""
+    import hashlib
+
+    import pyarrow as pa
+
+    from curator.store.pairs import INGEST_JUDGEMENT_COLUMNS, INGEST_PAIR_COLUMNS
+
+    def pid(i: int) -> str:
+        return hashlib.md5(f"background {i}".encode()).hexdigest()
+
+    def tables():
+        for lo in range(0, max(n_pairs, 1), batch):
+            hi = min(n_pairs, lo + batch)
+            rows = range(lo, hi)
+            pairs = pa.table({
+                "pair_id": [pid(i) for i in rows], "split": ["train"] * len(rows), "row_index": list(rows),
+                "prompt": [f"background prompt {i}" for i in rows], "prompt_messages": [None] * len(rows),
+                "response_a": [f"answer a {i}" for i in rows], "response_b": [f"answer b {i}" for i in rows],
+                "label": [("a", "b", None)[i % 3] for i in rows], "metadata": [None] * len(rows)},
+                schema=pa.schema([(c, pa.int64() if c == "row_index" else pa.string()) for c in INGEST_PAIR_COLUMNS]))
+            # judgements k = lo*r .. hi*r of pairs k // r (r = judgements per pair on average)
+            jk = range(n_judgements * lo // max(n_pairs, 1), n_judgements * hi // max(n_pairs, 1))
+            judgements = pa.table({
+                "pair_id": [pid(k * n_pairs // max(n_judgements, 1)) for k in jk],
+                "kind": ["human" if k % 3 == 0 else "ai" for k in jk],
+                "annotator": [f"annotator-{k % 40:02d}" if k % 3 == 0 else f"judge-{k % 4}" for k in jk],
+                "choice": [("a", "b", "tie")[k % 3] for k in jk], "strength": [None] * len(jk),
+                "confidence": [None] * len(jk), "rationale": [None] * len(jk), "source": ["bench"] * len(jk),
+                "details": [None] * len(jk)},
+                schema=pa.schema([(c, pa.float64() if c in ("strength", "confidence") else pa.string())
+                                  for c in INGEST_JUDGEMENT_COLUMNS]))
+            yield pairs, judgements
+
+    if n_pairs:
+        store.ingest("background", tables(), source="bench", shape="explicit")
+        store.checkpoint()
+
+
+def _build(path: Path, n_pairs: int, overlap: int, tag: str, background: tuple[int, int] = (0, 0)
+           ) -> tuple[str, list[str]]:
     store = Store(path)
+    prefill(store, *background)
     records = _records(n_pairs, tag)
     store.ingest("load", batched(records, source="bench"), source="bench", shape="explicit")
     ids = [r.pair_id for r in records]
@@ -129,9 +181,12 @@ def queue_size(annotators: int, labels: int, overlap: int, spare: float = 0.1) -
 
 
 def run_load(path: Path, *, annotators: int, labels: int, overlap: int, n_pairs: int, tabs: int = 1,
-             think_ms: float = 0.0, connect_per_write: bool = False) -> Outcome:
-    """Build a queue of `n_pairs` on a fresh file at `path`, label it concurrently, and check the log."""
-    queue_id, ids = _build(path, n_pairs, overlap, path.stem)
+             think_ms: float = 0.0, connect_per_write: bool = False, background: tuple[int, int] = (0, 0),
+             profile: dict[str, list[float]] | None = None) -> Outcome:
+    """Build a queue of `n_pairs` on a fresh file at `path` (after `background` = (pairs, judgements)
+    of other data), label it concurrently, and check the log. With `profile`, the thread CPU seconds
+    of every store statement are collected there by statement (see `Store.statement_hook`)."""
+    queue_id, ids = _build(path, n_pairs, overlap, path.stem, background)
     mode = "fresh Store per label (naive)" if connect_per_write else f"shared Store, {tabs} tab(s) per annotator"
     out = Outcome(mode, annotators, annotators * tabs, labels, overlap, n_pairs, think_ms=think_ms)
     shared = None if connect_per_write else Store.open(path)
@@ -200,13 +255,19 @@ def run_load(path: Path, *, annotators: int, labels: int, overlap: int, n_pairs:
 
     threads = [threading.Thread(target=work, args=(w,), name=f"ann{w}-tab{t}")
                for w in range(annotators) for t in range(tabs)]
+    if profile is not None:
+        def hook(op: str, sql: str, seconds: float) -> None:
+            profile.setdefault(f"{op}: {' '.join(sql.split())[:100]}", []).append(seconds)
+        Store.statement_hook = staticmethod(hook)
     c0, t0 = time.process_time(), time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    Store.statement_hook = None
     out.wall_s, out.cpu_s = round(time.perf_counter() - t0, 2), round(time.process_time() - c0, 2)
     out.load_avg = [round(x, 1) for x in os.getloadavg()]
+    out.background_pairs, out.background_judgements = background
     out.acknowledged = len(acks)
     out.cpu_ms_per_label = round(out.cpu_s * 1000 / max(1, len(acks)), 1)
     out.write_ms, out.serve_ms = _pcts(write_ms), _pcts(serve_ms)
@@ -249,7 +310,9 @@ def check_log(store: Store, queue_id: str, ids: list[str], acks: list[tuple[str,
 def _print(o: Outcome) -> None:
     w, s = o.write_ms, o.serve_ms
     print(f"\n== {o.mode}: {o.annotators} annotators ({o.threads} threads) x {o.labels_per_annotator} labels, "
-          f"{o.overlap} per pair, {o.pairs} pairs, think {o.think_ms:.0f} ms")
+          f"{o.overlap} per pair, {o.pairs} pairs, think {o.think_ms:.0f} ms"
+          + (f", store prefilled with {o.background_pairs:,} pairs / {o.background_judgements:,} judgements"
+             if o.background_pairs else ""))
     print(f"labels acknowledged {o.acknowledged:,}  in DB {o.in_db:,}  lost {o.lost}  duplicated {o.duplicated}  "
           f"over-served pairs {o.over_served}  errors {o.errors} (lock/transaction {o.lock_errors})"
           + (f"  revisions from a second tab {o.revisions}" if o.threads > o.annotators else ""))
@@ -272,7 +335,17 @@ def main() -> int:
                     help="mean time an annotator reads a pair before clicking (uniform 0.5x-1.5x); 0 = stress")
     ap.add_argument("--naive-labels", type=int, default=50, help="labels per annotator in the naive run")
     ap.add_argument("--no-naive", action="store_true")
+    ap.add_argument("--pairs", type=int, default=0,
+                    help="prefill the store with this many other pairs first (e.g. 200000), to show what "
+                         "a label costs on a big store")
+    ap.add_argument("--background-judgements", type=int, default=None,
+                    help="judgements of the prefilled pairs (default 1.5 per pair)")
+    ap.add_argument("--profile", action="store_true",
+                    help="print the store statements of the shared run by thread CPU per label")
     args = ap.parse_args()
+    background = (args.pairs, round(1.5 * args.pairs) if args.background_judgements is None
+                  else args.background_judgements)
+    profile: dict[str, list[float]] | None = {} if args.profile else None
 
     results = []
     # The naive run labels fewer pairs (it is slow) of a queue of the same size, so both scan the
@@ -280,12 +353,19 @@ def main() -> int:
     n_pairs = queue_size(args.annotators, args.labels, args.overlap)
     with tempfile.TemporaryDirectory(prefix="bench_label_") as tmp:
         main_run = run_load(Path(tmp) / "shared.duckdb", annotators=args.annotators, labels=args.labels,
-                            overlap=args.overlap, n_pairs=n_pairs, tabs=args.tabs, think_ms=args.think_ms)
+                            overlap=args.overlap, n_pairs=n_pairs, tabs=args.tabs, think_ms=args.think_ms,
+                            background=background, profile=profile)
         results.append(main_run)
         _print(main_run)
+        if profile:
+            n = max(1, main_run.acknowledged)
+            print("store statements by thread CPU per label (ms; statement count per label):")
+            for key, secs in sorted(profile.items(), key=lambda kv: -sum(kv[1]))[:15]:
+                print(f"  {sum(secs) * 1000 / n:6.2f}  x{len(secs) / n:4.2f}  {key}")
         if not args.no_naive:
             naive = run_load(Path(tmp) / "naive.duckdb", annotators=args.annotators, labels=args.naive_labels,
-                             overlap=args.overlap, n_pairs=n_pairs, think_ms=args.think_ms, connect_per_write=True)
+                             overlap=args.overlap, n_pairs=n_pairs, think_ms=args.think_ms, connect_per_write=True,
+                             background=background)
             results.append(naive)
             _print(naive)
             ratio = {k: round(naive.write_ms[k] / max(main_run.write_ms[k], 1e-9), 2) for k in ("p50", "p95", "p99")}
@@ -294,6 +374,12 @@ def main() -> int:
         else:
             ratio = {}
     target = main_run.ok and main_run.write_ms.get("p99", math.inf) <= 100
+    w = main_run.write_ms
+    print(f"\nsummary: label write p50 {w.get('p50')} / p95 {w.get('p95')} / p99 {w.get('p99')} ms, "
+          f"{main_run.cpu_ms_per_label} CPU-ms per label, naive/Curator p99 "
+          f"{ratio.get('p99', 'n/a')}x, lost {main_run.lost} duplicated {main_run.duplicated} "
+          f"over-served {main_run.over_served} errors {main_run.errors} (lock {main_run.lock_errors}), "
+          f"load average {main_run.load_avg}")
     print(f"target (0 lost / duplicated / over-served / errors, p99 <= 100 ms): {'met' if target else 'NOT met'}")
     print(json.dumps({"runs": [asdict(r) for r in results], "naive_over_curator": ratio, "target_met": target}))
     return 0 if main_run.ok else 1

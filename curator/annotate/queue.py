@@ -153,8 +153,7 @@ def next_item(store: Store, queue_id: str, annotator: str, *, now: datetime | No
     """The annotator's current item (claiming a new one when they hold none), or None when the
     queue has nothing left for them."""
     _check_annotator(annotator)
-    info = store.queue_info(queue_id)
-    claim = store.claim_queue_item(queue_id, annotator, now=now or utcnow(), timeout_s=info.claim_timeout_s)
+    claim = store.claim_queue_item(queue_id, annotator, now=now or utcnow(), timeout_s=store.queue_timeout(queue_id))
     if claim is None:
         return None
     pair = store.pair(claim.pair_id)
@@ -209,14 +208,14 @@ def submit_label(store: Store, queue_id: str, pair_id: str, annotator: str, labe
     """
     _check_annotator(annotator)
     now = now or utcnow()
-    if not store.is_queue_item(queue_id, pair_id):
+    in_queue, claimed_at = store.queue_submit_context(queue_id, annotator, pair_id)  # one read
+    if not in_queue:
         raise ValueError(f"pair {pair_id!r} is not in queue {queue_id!r}.")
     order = shown_order(annotator, pair_id)
     choice = to_stored_choice(label.choice, order)
-    claim = store.queue_claim(queue_id, annotator, pair_id)
     seconds = label.seconds
-    if seconds is None and claim is not None and claim.claimed_at is not None:
-        seconds = max(0.0, (now - claim.claimed_at).total_seconds())
+    if seconds is None and claimed_at is not None:
+        seconds = max(0.0, (now - claimed_at).total_seconds())
     submission_id = uuid.uuid4().hex
     details: dict[str, Any] = {
         "queue_id": queue_id, "submission_id": submission_id, "shown_order": order, "shown_choice": label.choice,

@@ -3,10 +3,16 @@
 A queue item has `annotators_per_pair` slots. Claiming is one short transaction that bumps the
 annotator's row and moves one slot from open (or expired) to claimed; two sessions that race for
 the same slot, or two tabs of the same person, collide in DuckDB's optimistic concurrency control
-(`TransactionException: Conflict on update`), and the loser retries with a fresh snapshot. A label
-and its submit (or an undo and its retraction row) are one transaction that holds the process's
-judgement-write lock, so a crash or a lost conflict never leaves a label whose slot goes back to
-the pool. Nothing in `judgements` is updated or deleted, nor is any `queue_events` row.
+(`TransactionException: Conflict on update`), and the loser retries with a fresh snapshot. Sessions
+of this process pass over slots another session is taking (`_Claiming`), so they seldom race. A
+label and its submit (or an undo and its retraction row) are one transaction that holds the
+process's judgement-write lock for that pair, so a crash or a lost conflict never leaves a label
+whose slot goes back to the pool. Nothing in `judgements` is updated or deleted, nor is any
+`queue_events` row.
+
+A label costs the same on any size of store: every statement on `pairs` and `judgements` is a
+point query (primary key, `judgements_pair_id` index); only the queue tables are scanned, whose
+size follows the queues (bench/bench_label_load.py --pairs N --profile: each statement's CPU).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -79,6 +86,69 @@ def _is_conflict(e: BaseException) -> bool:
     return isinstance(e, _RETRYABLE) or isinstance(e.__cause__, _RETRYABLE) or isinstance(e, _Lost)
 
 
+class _Claiming:
+    """Slots this process's sessions are taking or have just taken (per queue: `_claim_key`), so
+    that concurrent claims do not race for one slot and lose a write conflict. A claim reads the
+    queue in its snapshot, which may predate another session's claim that committed meanwhile; this
+    is the newer truth: a slot is taken while a claim of it is in flight (until its commit or
+    rollback), and after the commit until the claim's `expires_at` (what the queue table then says
+    too) unless a skip or an undo opened it again. A claim passes over these slots when it can."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inflight: set[tuple[str, str, int]] = set()
+        self._claimed: dict[tuple[str, str, int], tuple[str, datetime]] = {}  # -> (annotator, expires_at)
+        self._prune_at = 10_000
+
+    def taken(self, queue: str, candidate: tuple, now: datetime) -> bool:
+        key = (queue, candidate[0], candidate[1])
+        if key in self._inflight:
+            return True
+        held = self._claimed.get(key)
+        return held is not None and held[1] > now
+
+    def reserve(self, queue: str, found: list[tuple], reserved: list[tuple[str, str, int]],
+                now: datetime) -> tuple:
+        """Pick one of `found` (pair_id, slot, position) at random, preferring slots nobody else is
+        taking, and note it as in flight in `reserved` (see `release` and `claimed`)."""
+        with self._lock:
+            free = [c for c in found if not self.taken(queue, c, now)] or found
+            choice = free[0] if len(free) == 1 else random.choice(free)
+            key = (queue, choice[0], choice[1])
+            if key not in self._inflight:
+                self._inflight.add(key)
+                reserved.append(key)
+            return choice
+
+    def release(self, reserved: list[tuple[str, str, int]]) -> None:
+        """The claims in `reserved` rolled back (or were not made): their slots are free again."""
+        if reserved:
+            with self._lock:
+                self._inflight.difference_update(reserved)
+            reserved.clear()
+
+    def claimed(self, reserved: list[tuple[str, str, int]], annotator: str, now: datetime,
+                expires: datetime) -> None:
+        """The claims in `reserved` committed: held by `annotator` until `expires`."""
+        with self._lock:
+            self._inflight.difference_update(reserved)
+            for key in reserved:
+                self._claimed[key] = (annotator, expires)
+            if len(self._claimed) > self._prune_at:  # drop expired claims now and then
+                self._claimed = {k: v for k, v in self._claimed.items() if v[1] > now}
+                self._prune_at = max(10_000, 2 * len(self._claimed))
+        reserved.clear()
+
+    def forget(self, queue: str, annotator: str, pair_id: str | None = None) -> None:
+        """A skip (of `pair_id`) or an undo (of any pair) reopened the annotator's claimed slots."""
+        with self._lock:
+            self._claimed = {k: v for k, v in self._claimed.items()
+                             if not (k[0] == queue and v[0] == annotator and pair_id in (None, k[1]))}
+
+
+_CLAIMING = _Claiming()
+
+
 class AnnotateMixin:
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -100,7 +170,13 @@ class AnnotateMixin:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _touch_annotator(self, cur: Any, queue_id: str, annotator: str, now: datetime, op: str) -> None:
-        # Every action of one person updates this row, so two of their sessions serialise.
+        # Every action of one person updates this row, so two of their sessions serialise. A plain
+        # UPDATE costs a third of the upsert; the upsert runs on a person's first action only.
+        n = self.execute(cur, "UPDATE queue_annotators SET actions = actions + 1, last_seen = $3 "
+                              "WHERE queue_id = $1 AND annotator = $2", [queue_id, annotator, now],
+                         op=op).fetchall()[0][0]
+        if n:
+            return
         self.run(cur, """
             INSERT INTO queue_annotators (queue_id, annotator, actions, last_seen) VALUES ($1, $2, 1, $3)
             ON CONFLICT (queue_id, annotator) DO UPDATE SET actions = queue_annotators.actions + 1,
@@ -166,46 +242,71 @@ class AnnotateMixin:
     # -- serving ------------------------------------------------------------------------------
 
     def claim_queue_item(self, queue_id: str, annotator: str, *, now: datetime, timeout_s: int) -> Claim | None:
-        """The annotator's current item: their live claim, else a newly claimed free slot, else None.
-
-        A free slot is open or expired, on a pair the annotator holds no live or done slot of, has
-        not skipped (an undone skip no longer counts) and has no current human label for.
-        """
+        """The annotator's current item: their live claim, else a newly claimed free slot (see
+        `_free_slots`), else None."""
         expires = now + timedelta(seconds=timeout_s)
-        live_sql = """
-            SELECT s.pair_id, s.slot, i.position, s.claimed_at, s.expires_at FROM queue_slots s
-            JOIN queue_items i ON i.queue_id = s.queue_id AND i.pair_id = s.pair_id
-            WHERE s.queue_id = $1 AND s.annotator = $2 AND s.state = 'claimed' AND s.expires_at > $3
-            ORDER BY s.claimed_at DESC, i.position LIMIT 1"""
-        live = self.rows(live_sql, [queue_id, annotator, now], op="claim")
+        live = self.rows(_LIVE_CLAIM, [queue_id, annotator, now], op="claim")
         if live:  # the common case (a page rerun): a read, no write transaction
             return Claim(queue_id, *live[0])
 
+        reserved: list[tuple[str, str, int]] = []  # the slot this call is taking (see _CLAIMING)
+
         def claim(cur: Any) -> Claim | None:
+            _CLAIMING.release(reserved)  # a failed attempt's slot
             self._touch_annotator(cur, queue_id, annotator, now, "claim")
-            live = self.execute(cur, live_sql, [queue_id, annotator, now], op="claim").fetchall()
-            if live:
+            found = self._free_slots(cur, queue_id, annotator, now)
+            if found is None:  # a live claim after all (another tab of this person claimed meanwhile)
+                live = self.execute(cur, _LIVE_CLAIM, [queue_id, annotator, now], op="claim").fetchall()
                 return Claim(queue_id, *live[0])
-            found = self.execute(cur, f"""
-                SELECT s.pair_id, s.slot, i.position FROM queue_slots s
-                JOIN queue_items i ON i.queue_id = s.queue_id AND i.pair_id = s.pair_id
-                WHERE s.queue_id = $1 AND (s.state = 'open' OR (s.state = 'claimed' AND s.expires_at <= $3))
-                  AND s.pair_id NOT IN (SELECT pair_id FROM queue_slots WHERE queue_id = $1 AND annotator = $2
-                                        AND (state = 'done' OR (state = 'claimed' AND expires_at > $3)))
-                  AND s.pair_id NOT IN ({_ACTIVE_SKIPS})
-                  AND s.pair_id NOT IN ({_LABELLED_BY})
-                ORDER BY i.position, (s.annotator IS NOT DISTINCT FROM $2) DESC, s.slot LIMIT $4""",
-                                 [queue_id, annotator, now, CLAIM_SPREAD], op="claim").fetchall()
             if not found:
                 return None
             # Sessions that claim at the same moment would all pick the first free slot and all but
-            # one would retry; picking among the first few keeps the order and avoids the pile-up.
-            pair_id, slot, position = found[0] if len(found) == 1 else random.choice(found)
+            # one would retry; picking among the first few keeps the order and avoids the pile-up,
+            # and a slot another session of this process is taking right now is not picked at all.
+            pair_id, slot, position = _CLAIMING.reserve(self._claim_key(queue_id), found, reserved, now)
             if not self._take_slot(cur, queue_id, pair_id, slot, annotator, now, expires):
                 raise _Lost()
             return Claim(queue_id, pair_id, slot, position, now, expires)
 
-        return self._retrying(claim, op="claim")
+        try:
+            result = self._retrying(claim, op="claim")
+        except BaseException:
+            _CLAIMING.release(reserved)
+            raise
+        _CLAIMING.claimed(reserved, annotator, now, expires)
+        return result
+
+    def _free_slots(self, cur: Any, queue_id: str, annotator: str, now: datetime) -> list[tuple] | None:
+        """The first CLAIM_SPREAD free slots (pair_id, slot, position) the annotator may claim, in
+        serving order; None when the annotator holds a live claim.
+
+        A free slot is open or expired, on a pair the annotator holds no live or done slot of, has
+        not skipped (an undone skip no longer counts) and has no current human label for. The queue
+        tables are filtered in one statement; the judgement log is then asked only about those
+        candidates' pairs (index point lookups), never scanned whole, and more candidates are fetched
+        when labels from elsewhere rule out too many.
+        """
+        limit = 8 * CLAIM_SPREAD
+        key = self._claim_key(queue_id)
+        while True:
+            rows = self.execute(cur, _CANDIDATE_SLOTS, [queue_id, annotator, now, limit], op="claim").fetchall()
+            if rows[0][4] if rows else self.execute(cur, _LIVE_CLAIM, [queue_id, annotator, now],
+                                                    op="claim").fetchall():
+                return None
+            candidates = [r[:3] for r in rows if not r[3]]
+            labelled = {r[0] for r in self.execute(cur, _LABELLED_AMONG, [annotator, [c[0] for c in candidates]],
+                                                   op="claim").fetchall()} if candidates else set()
+            allowed = [c for c in candidates if c[0] not in labelled]
+            # Slots other sessions are taking go last: only when nothing else is left (the claim then
+            # waits for theirs to commit or roll back, as a write conflict and a retry).
+            free = [c for c in allowed if not _CLAIMING.taken(key, c, now)][:CLAIM_SPREAD] or allowed[:1]
+            if len(free) == CLAIM_SPREAD or len(rows) < limit:
+                return free  # enough, or every free slot of the queue was looked at
+            limit *= 8
+
+    def _claim_key(self, queue_id: str) -> str:
+        """The queue, for _CLAIMING (which every Store of this process shares)."""
+        return f"{self.path}\x1f{queue_id}"
 
     def _take_slot(self, cur: Any, queue_id: str, pair_id: str, slot: int, annotator: str, now: datetime,
                    expires: datetime) -> bool:
@@ -225,6 +326,22 @@ class AnnotateMixin:
             WHERE s.queue_id = $1 AND s.annotator = $2 AND s.pair_id = $3 ORDER BY s.slot LIMIT 1""",
                          [queue_id, annotator, pair_id], op="queue_claim")
         return Claim(queue_id, *rows[0]) if rows else None
+
+    def queue_timeout(self, queue_id: str) -> int:
+        """The queue's `claim_timeout_s` (a point read; `queue_info` also counts the items)."""
+        value = self.scalar("SELECT claim_timeout_s FROM queues WHERE queue_id = ?", [queue_id], op="queue_timeout")
+        if value is None:
+            raise StoreError(f"no queue named {queue_id!r}", op="queue_timeout")
+        return int(value)
+
+    def queue_submit_context(self, queue_id: str, annotator: str, pair_id: str) -> tuple[bool, datetime | None]:
+        """(`is_queue_item`, the `claimed_at` of the slot `queue_claim` returns) in one read: every
+        item of a queue has its slots, so the pair's slots answer both."""
+        row = self.rows("""
+            SELECT count(*) > 0, arg_min_null(claimed_at, slot) FILTER (WHERE annotator = $2)
+            FROM queue_slots WHERE queue_id = $1 AND pair_id = $3""", [queue_id, annotator, pair_id],
+                        op="queue_submit_context")[0]
+        return bool(row[0]), row[1]
 
     def is_queue_item(self, queue_id: str, pair_id: str) -> bool:
         return bool(self.scalar("SELECT count(*) FROM queue_items WHERE queue_id = $1 AND pair_id = $2",
@@ -254,7 +371,8 @@ class AnnotateMixin:
             [judgement_id] = self._insert_judgements(cur, table)
             return judgement_id, self._record_submit(cur, queue_id, pair_id, annotator, judgement_id, now)
 
-        return self._retrying(submit, op="submit", lock=_JUDGEMENT_WRITES)
+        # Labels of one pair take turns (they update its vote summary row); other pairs' run at once.
+        return self._retrying(submit, op="submit", lock=_JUDGEMENT_WRITES.pair(pair_id))
 
     def record_queue_submit(self, queue_id: str, pair_id: str, annotator: str, *, judgement_id: int,
                             now: datetime) -> bool:
@@ -267,16 +385,21 @@ class AnnotateMixin:
                        now: datetime) -> bool:
         """One submit inside the caller's transaction: the annotator's slot done, a submit event."""
         self._touch_annotator(cur, queue_id, annotator, now, "submit")
-        mine = self.execute(cur, "SELECT slot, state FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 "
-                                 "AND annotator = $3 ORDER BY state = 'done' DESC, slot LIMIT 1",
-                            [queue_id, pair_id, annotator], op="submit").fetchall()
+        # The common case in one statement: the annotator's (lowest) slot on the pair becomes done,
+        # unless they already have a done one.
+        completed = self.execute(cur, _COMPLETE_MY_SLOT, [judgement_id, queue_id, pair_id, annotator],
+                                 op="submit").fetchall()
+        mine = [] if completed else self.execute(
+            cur, "SELECT slot, state FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND annotator = $3 "
+                 "ORDER BY state = 'done' DESC, slot LIMIT 1", [queue_id, pair_id, annotator],
+            op="submit").fetchall()
         filled = True
-        if mine and mine[0][1] == "done":
+        if completed:
+            pass
+        elif mine and mine[0][1] == "done":
             pass  # a revision of a label already counted: the slot stays theirs
-        elif mine:
-            self.run(cur, "UPDATE queue_slots SET state = 'done', judgement_id = $1 WHERE queue_id = $2 "
-                          "AND pair_id = $3 AND slot = $4", [judgement_id, queue_id, pair_id, mine[0][0]],
-                     op="submit")
+        elif mine:  # pragma: no cover - _COMPLETE_MY_SLOT completes any slot that is not done
+            raise AssertionError(f"slot {mine[0]} of {annotator!r} on {pair_id!r} was not completed")
         else:
             free = self.execute(cur, "SELECT slot FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND "
                                      "(state = 'open' OR (state = 'claimed' AND expires_at <= $3)) "
@@ -306,6 +429,7 @@ class AnnotateMixin:
                           "VALUES ($1, $2, $3, 'skip', $4)", [queue_id, pair_id, annotator, now], op="skip")
 
         self._retrying(skip, op="skip")
+        _CLAIMING.forget(self._claim_key(queue_id), annotator, pair_id)
 
     def last_queue_action(self, queue_id: str, annotator: str) -> QueueAction | None:
         """The annotator's latest submit or skip in the queue that has not been undone."""
@@ -355,7 +479,10 @@ class AnnotateMixin:
                      [queue_id, action.pair_id, annotator, superseding, action.event_id, now], op="undo")
             return superseding
 
-        return self._retrying(undo, op="undo", lock=_JUDGEMENT_WRITES if table is not None else None)
+        superseding = self._retrying(undo, op="undo",
+                                     lock=_JUDGEMENT_WRITES.pair(action.pair_id) if table is not None else None)
+        _CLAIMING.forget(self._claim_key(queue_id), annotator)  # its other live claims went back to the pool
+        return superseding
 
     # -- progress -----------------------------------------------------------------------------
 
@@ -445,8 +572,47 @@ _ACTIVE_SKIPS = """
                       AND u.undoes = e.event_id)
 """
 
-# Pairs annotator $2 has a current (not retracted) human label for, in any queue or import.
-_LABELLED_BY = """
-    SELECT pair_id FROM judgements WHERE kind = 'human' AND annotator = $2
-    GROUP BY pair_id HAVING arg_max_null(choice, judgement_id) IS NOT NULL
-"""
+# Annotator $2's live claim in queue $1 at time $3 (the newest).
+_LIVE_CLAIM = """
+    SELECT s.pair_id, s.slot, i.position, s.claimed_at, s.expires_at FROM queue_slots s
+    JOIN queue_items i ON i.queue_id = s.queue_id AND i.pair_id = s.pair_id
+    WHERE s.queue_id = $1 AND s.annotator = $2 AND s.state = 'claimed' AND s.expires_at > $3
+    ORDER BY s.claimed_at DESC, i.position LIMIT 1"""
+
+# The first $4 open or expired slots of queue $1 at time $3 in serving order (pair_id, slot, position),
+# each with whether annotator $2 may not take it (they hold a live or done slot of its pair, or
+# skipped it) and whether they hold a live claim. Taking the first $4 free slots first keeps the
+# per-annotator checks to a few rows however long the queue; the caller asks for more when too few
+# pass. Their labels are checked by _LABELLED_AMONG.
+_CANDIDATE_SLOTS = f"""
+    WITH cand AS (
+        SELECT s.pair_id, s.slot, i.position, s.annotator IS NOT DISTINCT FROM $2 AS mine FROM queue_slots s
+        JOIN queue_items i ON i.queue_id = s.queue_id AND i.pair_id = s.pair_id
+        WHERE s.queue_id = $1 AND (s.state = 'open' OR (s.state = 'claimed' AND s.expires_at <= $3))
+        ORDER BY i.position, mine DESC, s.slot LIMIT $4)
+    SELECT c.pair_id, c.slot, c.position,
+           c.pair_id IN (SELECT pair_id FROM queue_slots WHERE queue_id = $1 AND annotator = $2
+                         AND (state = 'done' OR (state = 'claimed' AND expires_at > $3)))
+           OR c.pair_id IN ({_ACTIVE_SKIPS}) AS excluded,
+           EXISTS (SELECT 1 FROM queue_slots WHERE queue_id = $1 AND annotator = $2 AND state = 'claimed'
+                   AND expires_at > $3) AS live
+    FROM cand c ORDER BY c.position, c.mine DESC, c.slot"""
+
+# Which of the pairs in list $2 annotator $1 has a current (not retracted) human label for, in any
+# queue or import: index point lookups of those pairs' judgements. DuckDB uses the index only for a
+# scan filtered on pair_id alone, hence the materialized CTE (a filter on annotator pushed into the
+# same scan turns it into a full scan of the log).
+_LABELLED_AMONG = """
+    WITH j AS MATERIALIZED (SELECT pair_id, kind, annotator, choice, judgement_id FROM judgements
+                            WHERE list_contains($2, pair_id))
+    SELECT pair_id FROM j WHERE kind = 'human' AND annotator = $1
+    GROUP BY pair_id HAVING arg_max_null(choice, judgement_id) IS NOT NULL"""
+
+# Annotator $4's lowest slot on pair $3 of queue $2 becomes done with label $1, unless they have a
+# done slot there already (a revision). Returns the slot, or no row.
+_COMPLETE_MY_SLOT = """
+    UPDATE queue_slots SET state = 'done', judgement_id = $1
+    FROM (SELECT min(slot) AS slot FROM queue_slots WHERE queue_id = $2 AND pair_id = $3 AND annotator = $4
+          HAVING NOT bool_or(state = 'done')) mine
+    WHERE queue_slots.queue_id = $2 AND queue_slots.pair_id = $3 AND queue_slots.slot = mine.slot
+    RETURNING queue_slots.slot"""

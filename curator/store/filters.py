@@ -41,6 +41,21 @@ def refresh_votes_sql(touched: str) -> str:
     ) v WHERE pairs.pair_id = v.pair_id"""
 
 
+# The same summary for one pair ($1), after a judgement of it was appended: every lookup is a point
+# query (the pairs primary key, the judgements_pair_id index of migration 006), so a label costs the
+# same on a store of 1k or 1M pairs. Same definitions as refresh_votes_sql; the pair has >= 1 row.
+REFRESH_PAIR_VOTES = """
+    UPDATE pairs SET n_judgements = v.n_judgements, n_human = v.n_human, n_ai = v.n_ai,
+                     disagree = coalesce(len(list_distinct(list_append(v.choices, pairs.label))) > 1, false)
+    FROM (
+        SELECT sum(n)::INTEGER AS n_judgements, coalesce(sum(n) FILTER (WHERE kind = 'human'), 0)::INTEGER AS n_human,
+               coalesce(sum(n) FILTER (WHERE kind = 'ai'), 0)::INTEGER AS n_ai,
+               list(choice) FILTER (WHERE choice IS NOT NULL) AS choices
+        FROM (SELECT kind, count(*) AS n, arg_max_null(choice, judgement_id) AS choice FROM judgements
+              WHERE pair_id = $1 GROUP BY kind, annotator)
+    ) v WHERE pairs.pair_id = $1"""
+
+
 LEN_DIFF = "CASE WHEN p.label = 'b' THEN p.len_b - p.len_a ELSE p.len_a - p.len_b END"
 
 

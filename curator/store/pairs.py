@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ import pyarrow as pa
 
 from curator.errors import StoreError
 from curator.schema import CHOICES, JUDGE_KINDS, JUDGEMENT_BATCH_SCHEMA, PairFilter
-from curator.store.filters import LEN_DIFF, build_where, order_by, refresh_votes_sql
+from curator.store.filters import LEN_DIFF, REFRESH_PAIR_VOTES, build_where, order_by, refresh_votes_sql
 
 # Columns a reader hands over per batch (see curator.io.batch.records_to_tables).
 INGEST_PAIR_COLUMNS = ("pair_id", "split", "row_index", "prompt", "prompt_messages", "response_a",
@@ -22,9 +23,70 @@ INGEST_JUDGEMENT_COLUMNS = ("pair_id", "kind", "annotator", "choice", "strength"
 
 PREVIEW_CHARS = 200
 
-# Writes of judgements update the pairs' vote summary columns; DuckDB rejects concurrent UPDATEs of
-# the same rows ("Conflict on update"), so judgement writes of this process take turns.
-_JUDGEMENT_WRITES = threading.Lock()
+# One judgement row ($1..$9 in INGEST_JUDGEMENT_COLUMNS order), appended only if its pair exists.
+INSERT_ONE_JUDGEMENT = """
+    INSERT INTO judgements (pair_id, kind, annotator, choice, strength, confidence, rationale, source, details)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9::JSON WHERE EXISTS (SELECT 1 FROM pairs WHERE pair_id = $1)
+    RETURNING judgement_id"""
+
+class _JudgementWriteLock:
+    """Writes of judgements update their pairs' vote summary columns, and DuckDB rejects concurrent
+    UPDATEs of one row ("Conflict on update"), so judgement writes of this process take turns: per
+    pair for a label (`pair(pair_id)`: labels of different pairs write at once, two labels of one
+    pair one after the other), and all at once for a batch on any pairs (`all()`, which waits for
+    every pair writer and holds new ones back). The per-pair holds are striped (`STRIPES` slots)."""
+
+    STRIPES = 256
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._held = [False] * self.STRIPES
+        self._pairs = 0  # pair holds in force
+        self._batch = False  # a batch holds everything
+        self._batch_waiting = 0
+
+    def pair(self, pair_id: str) -> _Hold:
+        return _Hold(self, zlib.crc32(pair_id.encode()) % self.STRIPES)
+
+    def all(self) -> _Hold:
+        return _Hold(self, None)
+
+    def _acquire(self, stripe: int | None) -> None:
+        with self._cond:
+            if stripe is None:
+                self._batch_waiting += 1
+                self._cond.wait_for(lambda: not self._batch and not self._pairs)
+                self._batch_waiting -= 1
+                self._batch = True
+            else:
+                self._cond.wait_for(lambda: not self._batch and not self._batch_waiting and not self._held[stripe])
+                self._held[stripe] = True
+                self._pairs += 1
+
+    def _release(self, stripe: int | None) -> None:
+        with self._cond:
+            if stripe is None:
+                self._batch = False
+            else:
+                self._held[stripe] = False
+                self._pairs -= 1
+            self._cond.notify_all()
+
+
+class _Hold:
+    """A reusable `with` block of a _JudgementWriteLock (one per-pair stripe, or everything)."""
+
+    def __init__(self, lock: _JudgementWriteLock, stripe: int | None) -> None:
+        self._lock, self._stripe = lock, stripe
+
+    def __enter__(self) -> None:
+        self._lock._acquire(self._stripe)
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock._release(self._stripe)
+
+
+_JUDGEMENT_WRITES = _JudgementWriteLock()
 
 
 @dataclass(frozen=True)
@@ -123,7 +185,7 @@ class PairsMixin:
         table = self._judgement_batch(rows)
         if table is None:
             return 0
-        with _JUDGEMENT_WRITES, self.transaction() as cur:
+        with _JUDGEMENT_WRITES.all(), self.transaction() as cur:
             return len(self._insert_judgements(cur, table))
 
     def _judgement_batch(self, rows: list[dict[str, Any]]) -> pa.Table | None:
@@ -145,8 +207,16 @@ class PairsMixin:
         } for r in rows], schema=JUDGEMENT_BATCH_SCHEMA)
 
     def _insert_judgements(self, cur: Any, table: pa.Table) -> list[int]:
-        """Insert a checked batch inside the caller's transaction (which holds `_JUDGEMENT_WRITES`);
-        returns the new rows' judgement ids, in batch order."""
+        """Insert a checked batch inside the caller's transaction (which holds `_JUDGEMENT_WRITES`
+        for its pairs); returns the new rows' judgement ids, in batch order."""
+        if table.num_rows == 1:  # a label: point queries only, whatever the size of the store
+            row = table.to_pylist()[0]
+            ids = self.execute(cur, INSERT_ONE_JUDGEMENT, [row[c] for c in INGEST_JUDGEMENT_COLUMNS],
+                               op="append_judgements").fetchall()
+            if not ids:
+                raise ValueError("1 judgement(s) name a pair_id that is not in the store.")
+            self.run(cur, REFRESH_PAIR_VOTES, [row["pair_id"]], op="append_judgements")
+            return [int(ids[0][0])]
         cur.register("new_judgements", table)
         missing = self.execute(cur, "SELECT count(*) FROM new_judgements WHERE pair_id NOT IN "
                                     "(SELECT pair_id FROM pairs)", op="append_judgements").fetchall()[0][0]

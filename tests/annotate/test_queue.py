@@ -240,3 +240,24 @@ def test_two_tabs_of_one_annotator_share_one_current_item(make_store):
     per_pair = Counter(r["pair_id"] for r in current)
     assert per_pair == {p: 2 for p in _ids(8)}  # x and y once each per pair, never a third person
     assert queue_progress(store, q.queue_id)["complete_items"] == 8
+
+
+def test_claims_look_past_many_excluded_slots_in_serving_order(make_store):
+    """A claim filters the first few free slots (not the whole queue) and asks for more when the
+    annotator's own slots, skips or labels from elsewhere rule out all of them."""
+    store = make_store(_records(90))
+    ids = _ids(90)
+    q = create_queue(store, name="long", pair_ids=ids, annotators_per_pair=2)
+    for _ in range(40):  # "a" labels the first 40 pairs: their second slots stay open
+        item = next_item(store, q.queue_id, "a", now=T0)
+        submit_label(store, q.queue_id, item.pair_id, "a", Label("A"), now=T0)
+    done = {ids.index(p) for p in my_labels(store, "a").column("pair_id").to_pylist()}
+    assert len(done) == 40 and max(done) < 44  # picked among the first few free, in serving order
+    for i in range(45):  # "c" labelled pairs 0..44 elsewhere (not through the queue)
+        store.append_judgements([{"pair_id": ids[i], "kind": "human", "annotator": "c", "choice": "b"}])
+    item_a = next_item(store, q.queue_id, "a", now=T0)
+    assert ids.index(item_a.pair_id) in [i for i in range(90) if i not in done][:4]  # CLAIM_SPREAD
+    item_c = next_item(store, q.queue_id, "c", now=T0)
+    assert ids.index(item_c.pair_id) in range(45, 49)
+    item_b = next_item(store, q.queue_id, "b", now=T0)
+    assert ids.index(item_b.pair_id) in range(0, 4)

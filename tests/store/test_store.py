@@ -133,3 +133,51 @@ def test_votes_of_a_pair_repeated_in_a_later_batch_are_kept(make_store):
     assert (result.new_pairs, result.new_judgements) == (1, 5)
     again = store.ingest("d", batched(rows, source="f", size=2), source="f", shape="votes")
     assert (again.new_pairs, again.new_judgements) == (0, 0)
+
+
+def test_one_label_vote_summary_matches_the_batch_refresh(make_store):
+    """A single judgement refreshes its pair's summary with point queries (REFRESH_PAIR_VOTES); the
+    result equals the summary the batch path (refresh_votes_sql, as in migration 005) computes."""
+    import random
+
+    from curator.store.filters import refresh_votes_sql
+
+    records = _records(12, votes=False)
+    store = make_store(records)
+    ids = [r.pair_id for r in records]
+    rng = random.Random(7)
+    for _ in range(150):  # one row at a time: the label path; the first 4 pairs get agreeing votes only
+        i = rng.randrange(len(ids))
+        choices = (records[i].label, None) if i < 4 else ("a", "b", "tie", "both-bad", None)
+        store.append_judgements([{"pair_id": ids[i], "kind": rng.choice(("human", "ai")),
+                                  "annotator": rng.choice(("x", "y", "z")), "choice": rng.choice(choices)}])
+    summary = "SELECT pair_id, n_judgements, n_human, n_ai, disagree FROM pairs ORDER BY pair_id"
+    incremental = store.rows(summary, op="test")
+    assert any(r[4] for r in incremental) and any(not r[4] for r in incremental if r[1])
+    with store.transaction() as cur:
+        store.run(cur, "UPDATE pairs SET n_judgements = 0, n_human = 0, n_ai = 0, disagree = false", op="test")
+        store.run(cur, refresh_votes_sql("SELECT pair_id FROM judgements"), op="test")
+    assert store.rows(summary, op="test") == incremental
+    with pytest.raises(ValueError, match="not in the store"):
+        store.append_judgements([{"pair_id": "nope", "kind": "human", "annotator": "x", "choice": "a"}])
+
+
+def test_judgement_write_lock_is_per_pair_and_a_batch_excludes_all():
+    from curator.store.pairs import _JudgementWriteLock
+
+    lock = _JudgementWriteLock()
+    order: list[str] = []
+    with lock.pair("p1"):
+        other = threading.Thread(target=lambda: (lock.pair("p2").__enter__(), order.append("p2"),
+                                                 lock.pair("p2").__exit__()))
+        other.start()
+        other.join(timeout=5)
+        assert order == ["p2"]  # another pair's label does not wait
+        batch = threading.Thread(target=lambda: (lock.all().__enter__(), order.append("all"),
+                                                 lock.all().__exit__()))
+        batch.start()
+        batch.join(timeout=0.2)
+        assert order == ["p2"]  # a batch waits for every pair writer
+        order.append("p1 done")
+    batch.join(timeout=5)
+    assert order == ["p2", "p1 done", "all"]
