@@ -14,18 +14,13 @@ playwright's sync API, skipped when chromium is missing.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, REPO, Recorder, free_port, wait_for_app
+from browser_support import CHROMIUM, CHROMIUM_ARGS, Recorder, serve_app, wait_for_app
 from playwright.sync_api import Page, expect
 
 from curator.io.batch import batched
@@ -101,33 +96,8 @@ def hostile_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) for browser tests")
     folder = tmp_path_factory.mktemp("hostile_browser")
     db = build(folder)
-    port = free_port()
-    log = open(folder / "streamlit.log", "w")  # noqa: SIM115 (closed at teardown)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
-         "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "CURATOR_DB": str(db), "PYTHONPATH": str(REPO), "CURATOR_USER": "local"})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise RuntimeError(f"streamlit did not start; log: {(folder / 'streamlit.log').read_text()[-3000:]}"
-                                   ) from None
-            time.sleep(0.25)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serve_app(db, log_dir=folder, env={"CURATOR_USER": "local"}) as url:
+        yield url
 
 
 # Module scope: an open sync_playwright keeps its event loop running (see test_app_browser.py).
