@@ -105,9 +105,14 @@ def _shown(text: str) -> re.Pattern[str]:
     return re.compile("\u2060?".join(re.escape(c) for c in text))
 
 
-def _sidebar_links(pg) -> list[str]:
+def _sidebar_links(pg, *, signed_in: bool = True) -> list[str]:
+    from playwright.sync_api import expect
+
+    links = pg.get_by_test_id("stSidebar").get_by_test_id("stPageLink")
+    if signed_in:  # the list is drawn after the user line
+        expect(links.filter(has_text="Label")).to_be_visible()
     # Each link's text is its material icon's name, then its label.
-    texts = pg.get_by_test_id("stSidebar").get_by_test_id("stPageLink").all_inner_texts()
+    texts = links.all_inner_texts()
     return [t.strip().splitlines()[-1].strip() for t in texts]
 
 
@@ -119,7 +124,7 @@ def test_signed_out_sees_only_the_sign_in_button(app, browser, artifacts_dir):
             bs.open_page(pg, app.url + path)
             expect(pg.get_by_role("button", name="Sign in")).to_be_visible()
             expect(pg.get_by_test_id("stMain").get_by_role("button")).to_have_count(1)
-            assert _sidebar_links(pg) == []
+            assert _sidebar_links(pg, signed_in=False) == []
             expect(pg.get_by_text("Datasets")).to_have_count(0)
             expect(pg.get_by_test_id("stDataFrame")).to_have_count(0)
         bs.shoot(pg, artifacts_dir, "auth-signed-out")
