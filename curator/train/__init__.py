@@ -20,10 +20,10 @@ from curator.train.launch import (
                                   start_run,
                                   wait_run,
 )
-from curator.train.registry import RegistryError, register_run, rescore, score_pairs, submit_rescore
+from curator.train.registry import RegistryError, register_run, rescore, submit_rescore
 
 __all__ = [
     "CONFIGS", "DPORunConfig", "EmbeddedRewardRunConfig", "RegistryError", "RewardRunConfig", "RunError", "RunInfo",
     "cancel_run", "config_from_dict", "list_runs", "register_run", "rescore", "run_log", "run_metrics",
-    "run_status", "score_pairs", "start_run", "submit_rescore", "wait_run",
+    "run_status", "start_run", "submit_rescore", "wait_run",
 ]

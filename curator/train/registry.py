@@ -10,15 +10,12 @@ loads as a new signal run (columns: `curator.train.rescore`); `rescore` does the
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from curator.errors import CuratorError
 from curator.train.launch import run_config, run_status
-from curator.train.rescore import COMPUTE, SCORABLE, STAGES, RescoreConfig, score_margins
+from curator.train.rescore import COMPUTE, SCORABLE, STAGES, RescoreConfig
 
 if TYPE_CHECKING:
     from curator.jobs import JobHandle
@@ -56,12 +53,6 @@ def rescore_config(model: ModelRecord, *, flip_below: float = 0.2, cache_dir: st
     return RescoreConfig(model_id=model.model_id, kind=model.kind, path=model.path,
                          max_length=int(model.config.get("max_length", 2048)), flip_below=flip_below,
                          cache_dir=cache_dir)
-
-
-def score_pairs(model: ModelRecord, prompts: Sequence[str], first: Sequence[str], second: Sequence[str], *,
-                cache_dir: str | None = None) -> np.ndarray:
-    """(N,) r(prompt, first) - r(prompt, second) under a registered reward model, in this process."""
-    return score_margins(rescore_config(model, cache_dir=cache_dir), prompts, first, second)
 
 
 def submit_rescore(store: Store, model_id: str, dataset: str, *, flip_below: float = 0.2,

@@ -227,17 +227,18 @@ def test_map_page_without_map_coordinates(app_db):
 
 # -- Jobs page ----------------------------------------------------------------------------------
 
-def test_jobs_page_lists_and_retries(signals_db, monkeypatch):
+def test_jobs_page_lists_and_retries(signals_db):
     from curator import jobs
+    from curator.ui import data as ui_data
 
+    work_dir = signals_db.parent / "sig-a"
+    work_dir.mkdir()
     store = Store(signals_db)
     store.submit_job("sig-a", kind="signals", dataset="demo", params={"engine": "local"}, cache_key="ka",
-                     work_dir=str(signals_db.parent / "sig-a"))
+                     work_dir=str(work_dir))
     store.claim_job("sig-a")
     store.fail_job("sig-a", "ValueError: boom")
     store.close()
-    retried = []
-    monkeypatch.setattr(jobs, "retry", lambda store, job_id: retried.append(job_id) or JobHandle(job_id, "ka"))
     at = _page(JOBS)
     frame = at.dataframe[0].value
     assert frame["job"].tolist() == ["sig-a"] and "failed" in frame["status"].iloc[0]
@@ -246,8 +247,10 @@ def test_jobs_page_lists_and_retries(signals_db, monkeypatch):
     assert at.button(key="jobs.cancel").disabled and not at.button(key="jobs.retry").disabled
     assert any("boom" in c.value for c in at.code)
     at.button(key="jobs.retry").click().run()
-    assert retried == ["sig-a"]
     assert any("queued again" in s.value for s in at.success)
+    # The real retry started a worker again: a second attempt, which fails for want of its config.json.
+    job = jobs.wait(ui_data.get_store(), "sig-a", timeout=120)
+    assert job.attempts == 2 and job.status == "failed" and "config.json" in (job.error or "")
 
 
 def test_jobs_page_empty(app_db):
