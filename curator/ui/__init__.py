@@ -9,7 +9,7 @@ Pages import it as ``from curator import ui`` and get:
   (``ui.keys.DATASET``), and the cross-page selection (``ui.set_selection(ids, source=...)``);
 * layout (`curator.ui.layout`): ``ui.page_setup(title)``, ``ui.dataset_picker()``,
   ``ui.errors_shown()``, ``ui.no_data()``;
-* safe text (`curator.ui.text`): ``ui.show_text(text)``, ``ui.escape_markdown(text)``, ``ui.inline(text)``.
+* safe text (`curator.ui.text`): ``ui.show_text(text, key=...)``, ``ui.escape_markdown(text)``, ``ui.inline(text)``.
 
 Page-specific parts live in their own modules: `browse`, `pair_view`, `charts`, `loading`.
 """

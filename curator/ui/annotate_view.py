@@ -43,9 +43,9 @@ def queues() -> list[QueueInfo]:
 def create_queue_form(dataset: str, user: User) -> None:
     """Admins: a new queue over the Browse selection or the whole dataset."""
     selection = keys.get_selection()
-    scopes = {"dataset": f"All pairs of {dataset}"}
+    scopes = {"dataset": f"All pairs of {inline(dataset)}"}  # radio options render as Markdown
     if selection:
-        scopes = {"selection": f"The {len(selection.pair_ids):,} selected pairs ({selection.source})", **scopes}
+        scopes = {"selection": f"The {len(selection.pair_ids):,} selected pairs ({inline(selection.source)})", **scopes}
     with st.form("lbl.new", border=True):
         st.markdown("**New queue**")
         scope = st.radio("Pairs", list(scopes), format_func=scopes.get, key=keys.LBL_NEW_SCOPE, horizontal=True)
@@ -72,15 +72,18 @@ def create_queue_form(dataset: str, user: User) -> None:
 
 
 def _reset_form() -> None:
-    for key in (keys.LBL_RATIONALE, keys.LBL_FLAGS, *(keys.LBL_ASPECT + a for a in Q.ASPECTS)):
-        st.session_state.pop(key, None)
+    """Forget every pair's form fields (the next pair's widgets have keys of their own)."""
+    for key in [k for k in st.session_state if str(k).startswith(keys.LBL_FORM)]:
+        del st.session_state[key]
 
 
 def _submit(queue_id: str, pair_id: str, user_id: str, choice: str) -> None:
-    aspects = {a: st.session_state.get(keys.LBL_ASPECT + a) for a in Q.ASPECTS}
-    label = Q.Label(choice, strength=st.session_state.get(keys.LBL_STRENGTH) or "clearly",
-                    aspects={k: v for k, v in aspects.items() if v}, rationale=st.session_state.get(keys.LBL_RATIONALE),
-                    flags=tuple(st.session_state.get(keys.LBL_FLAGS) or ()))
+    def field(name: str) -> object:
+        return st.session_state.get(keys.label_field(pair_id, name))
+
+    aspects = {a: field(f"aspect.{a}") for a in Q.ASPECTS}
+    label = Q.Label(choice, strength=field("strength") or "clearly", aspects={k: v for k, v in aspects.items() if v},
+                    rationale=field("rationale"), flags=tuple(field("flags") or ()))
     Q.submit_label(data.get_store(), queue_id, pair_id, user_id, label)
     shown = dict((c, text) for c, text, _ in CHOICE_BUTTONS)[choice]
     st.session_state[keys.LBL_NOTICE] = f"Saved: {shown}."
@@ -116,14 +119,14 @@ def label_form(queue: QueueInfo, user: User) -> None:
         return
     st.markdown("##### Prompt")
     with st.container(border=True):
-        for m in item.prompt_messages or [{"role": "user", "content": item.prompt}]:
+        for i, m in enumerate(item.prompt_messages or [{"role": "user", "content": item.prompt}]):
             st.caption(inline(str(m.get("role", "user")), max_chars=30))
-            show_text(str(m.get("content", "")))
+            show_text(str(m.get("content", "")), key=keys.label_field(item.pair_id, f"full.prompt.{i}"))
     left, right = st.columns(2)
     for col, title, text in ((left, "Response A", item.left), (right, "Response B", item.right)):
         with col, st.container(border=True):
             st.markdown(f"**{title}**")
-            show_text(text)
+            show_text(text, key=keys.label_field(item.pair_id, f"full.{title[-1]}"))
     args = (queue.queue_id, item.pair_id, user.id)
     with st.container(horizontal=True):
         for choice, text, key in CHOICE_BUTTONS:
@@ -132,14 +135,14 @@ def label_form(queue: QueueInfo, user: User) -> None:
         st.button("Skip", key="lbl.skip", shortcut="S", icon=":material/skip_next:", on_click=_skip, args=args)
         st.button("Undo last", key="lbl.undo", shortcut="U", icon=":material/undo:", on_click=_undo,
                   args=(queue.queue_id, user.id))
-    st.segmented_control("Strength", list(Q.STRENGTHS), key=keys.LBL_STRENGTH, default="clearly",
-                         persist_state="session", help="How much better the chosen response is.")
-    with st.expander("Aspects, rationale and flags (optional)"):
+    st.segmented_control("Strength", list(Q.STRENGTHS), key=keys.label_field(item.pair_id, "strength"),
+                         default="clearly", help="How much better the chosen response is.")
+    with st.expander("Aspects, rationale and flags (optional)", key=keys.LBL_DETAILS):  # stays open across pairs
         cols = st.columns(len(Q.ASPECTS))
         for col, aspect in zip(cols, Q.ASPECTS, strict=True):
-            col.segmented_control(aspect.capitalize(), ASPECT_OPTIONS, key=keys.LBL_ASPECT + aspect)
-        st.text_area("Rationale", key=keys.LBL_RATIONALE, placeholder="Why? (optional)", height=80)
-        st.pills("Flags", list(Q.FLAGS), selection_mode="multi", key=keys.LBL_FLAGS,
+            col.segmented_control(aspect.capitalize(), ASPECT_OPTIONS, key=keys.label_field(item.pair_id, f"aspect.{aspect}"))
+        st.text_area("Rationale", key=keys.label_field(item.pair_id, "rationale"), placeholder="Why? (optional)", height=80)
+        st.pills("Flags", list(Q.FLAGS), selection_mode="multi", key=keys.label_field(item.pair_id, "flags"),
                  format_func=lambda f: f.replace("-", " "))
     st.caption(f"Item {item.position + 1:,} of {queue.n_items:,} · the order of A and B is drawn for you "
                "and recorded · model names are hidden")

@@ -82,9 +82,19 @@ LABEL_PAGE = "pages/6_Label.py"
 AGREEMENT_PAGE = "pages/7_Agreement.py"
 ROUTING_PAGE = "pages/8_Routing.py"
 QUEUE = "queue"  # the queue labelled on the Label page (widget key and URL parameter)
-LBL_STRENGTH = "lbl.strength"
-LBL_ASPECT = "lbl.aspect."  # + aspect name
-LBL_RATIONALE, LBL_FLAGS = "lbl.rationale", "lbl.flags"
+LBL_FORM = "lbl.form."  # + pair id + "." + field: see label_field
+
+
+def label_field(pair_id: str, field: str) -> str:
+    """The key of one per-pair field of the labelling form (strength, rationale, flags, aspect.<name>).
+
+    Keyed by pair: a new pair gets new widgets. Popping a key is not enough, the browser keeps
+    its copy of the widget's value and sends it back with the next click.
+    """
+    return f"{LBL_FORM}{pair_id}.{field}"
+
+
+LBL_DETAILS = "lbl.details"  # the expander of optional fields
 LBL_NOTICE = "lbl.notice"  # what the last click did, shown once
 LBL_NEW_NAME, LBL_NEW_N, LBL_NEW_SCOPE = "lbl.new.name", "lbl.new.n", "lbl.new.scope"
 AGR_SCOPE, AGR_RUN, AGR_TABLE = "agr.scope", "agr.run", "agr.disputed"

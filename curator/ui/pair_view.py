@@ -15,7 +15,7 @@ import streamlit as st
 from curator.textdiff import WordDiff, compute_word_diff
 from curator.ui import data, keys
 from curator.ui.browse import FLAGS
-from curator.ui.text import inline, show_segments, show_text
+from curator.ui.text import inline, preview, show_raw, show_segments, show_text, size_caption
 
 VIEWS = {"side": "Side by side", "inline": "Inline diff", "raw": "Raw text"}
 MIN_SIMILARITY_TO_HIGHLIGHT = 0.3
@@ -37,10 +37,6 @@ def _sides(pair: dict[str, Any]) -> tuple[tuple[str, str], tuple[str, str]]:
     if pair.get("label") == "b":
         return ("Chosen · response B", b), ("Rejected · response A", a)
     return ("Response A", a), ("Response B", b)
-
-
-def _size(text: str) -> str:
-    return f"{len(text):,} characters · {len(text.split()):,} words"
 
 
 def render_pair(pair_id: str, *, signal_run: str | None = None) -> None:
@@ -65,7 +61,7 @@ def _prompt(pair: dict[str, Any]) -> None:
     st.markdown("##### Prompt")
     messages = pair.get("prompt_messages") or [{"role": "user", "content": pair["prompt"]}]
     with st.container(border=True):
-        for m in messages:
+        for i, m in enumerate(messages):
             role = str(m.get("role", "user"))
             if role.lower() in _ROLES:
                 name, avatar, named = _ROLES[role.lower()], None, False
@@ -74,7 +70,7 @@ def _prompt(pair: dict[str, Any]) -> None:
             with st.chat_message(name, avatar=avatar or (":material/person:" if named else None)):
                 if named:
                     st.caption(inline(role, max_chars=40))
-                show_text(str(m.get("content", "")))
+                show_text(str(m.get("content", "")), key=f"pair.full.{pair['pair_id']}.prompt.{i}")
 
 
 def _responses(pair: dict[str, Any]) -> None:
@@ -85,28 +81,35 @@ def _responses(pair: dict[str, Any]) -> None:
         view = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, key=keys.PAIR_VIEW,
                                     default="side", label_visibility="collapsed", width="content",
                                     persist_state="session")
-    diff = _diff(left, right)
+    # Long texts are compared by their start: diffing and drawing a megabyte would freeze the tab.
+    heads = (preview(left), preview(right))
+    diff = _diff(heads[0] or left, heads[1] or right)
+    cut_note = "" if heads == (None, None) else " (the first part of each long text; Raw text shows all)"
     if view == "inline":
         st.caption(f"{title_l} → {title_r}: :red-background[~~only in the first~~] "
-                   f":green-background[only in the second]")
+                   f":green-background[only in the second]{cut_note}")
         with st.container(border=True):
             show_segments(diff.unified)
         return
     # Two unrelated answers would be highlighted end to end: below this overlap, plain text reads better.
-    highlight = not diff.too_long and diff.similarity >= MIN_SIMILARITY_TO_HIGHLIGHT
+    highlight = not diff.too_long and diff.similarity >= MIN_SIMILARITY_TO_HIGHLIGHT and not cut_note
     cols = st.columns(2)
-    for col, title, text, segments in ((cols[0], title_l, left, diff.a), (cols[1], title_r, right, diff.b)):
+    sides = ((cols[0], title_l, left, diff.a, "first"), (cols[1], title_r, right, diff.b, "second"))
+    for col, title, text, segments, side in sides:
         with col, st.container(border=True):
             st.markdown(f"**{title}**")
-            st.caption(_size(text))
+            st.caption(size_caption(text))
+            key = f"pair.full.{pair['pair_id']}.{side}.{view}"
             if view == "raw":
-                st.code(text, language=None, wrap_lines=True)
+                show_raw(text, key=key)
             elif highlight:
                 show_segments(segments)
             else:
-                show_text(text)
+                show_text(text, key=key)
     if view != "raw":
-        if diff.too_long:
+        if cut_note:
+            st.caption("Long responses are shown in part; the inline diff compares their first parts.")
+        elif diff.too_long:
             st.caption("Too long to compare word by word.")
         elif highlight:
             st.caption(f"{diff.similarity:.0%} of words shared; highlighted words appear only on that side.")

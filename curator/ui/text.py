@@ -15,6 +15,12 @@ Dataset text may hold anything (``<script>``, ``![x](http://...)``, ``[x](javasc
 * diff colours: Streamlit's ``:green-background[...]`` directive around escaped text. An escaped
   ``]`` cannot close the directive, so the text cannot break out of it.
 
+Bidirectional controls (U+202A-U+202E, U+2066-U+2069) can make text read in another order than
+it is stored ("Trojan source"); they are shown as visible ``⟦U+202E⟧`` marks in every view.
+
+Long texts are cut for display (`PREVIEW_CHARS`, `PREVIEW_LINES`): a browser spends minutes laying
+out a megabyte of Markdown, so the full text is shown only on request, as plain code.
+
 Nothing here passes ``unsafe_allow_html`` or calls ``st.html``.
 """
 
@@ -34,6 +40,9 @@ _LEADING = re.compile(r"^[ \t]+")
 _RUN_OF_SPACES = re.compile(r" {2,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _JOINER = "\u2060"
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+PREVIEW_CHARS = 4_000
+PREVIEW_LINES = 100
 # What remark-gfm turns into links in plain text (mdast-util-gfm-autolink-literal): URLs and emails.
 _AUTOLINK = re.compile(r"(?i)(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=www)(?=\.)|(?<=@)")
 # The app's Markdown turns "--" into a dash even when escaped (seen in chromium: "--" showed as "—").
@@ -41,6 +50,34 @@ _DASHES = re.compile(r"(?<=-)(?=-)")
 
 # How each diff kind is drawn (Streamlit Markdown directives; text inside is escaped).
 _STYLE = {INSERT: ("green-background", False), DELETE: ("red-background", True)}
+
+
+def reveal_bidi(text: str) -> str:
+    """Replace bidirectional control characters by visible marks.
+
+    >>> reveal_bidi("abc\u202edef")
+    'abc⟦U+202E⟧def'
+    """
+    return _BIDI.sub(lambda m: f"⟦U+{ord(m.group()):04X}⟧", str(text))
+
+
+def preview(text: str, *, max_chars: int = PREVIEW_CHARS, max_lines: int = PREVIEW_LINES) -> str | None:
+    """The start of `text` that is shown before "show all", or None when the whole text is short enough.
+
+    >>> preview("short") is None
+    True
+    >>> preview("x" * 10, max_chars=4)
+    'xxxx'
+    >>> preview("a\\nb\\nc\\n", max_lines=2)
+    'a\\nb'
+    """
+    text = str(text)
+    cut = len(text) > max_chars
+    head = text[:max_chars]
+    lines = head.split("\n", max_lines)
+    if len(lines) > max_lines:
+        head, cut = "\n".join(lines[:max_lines]), True
+    return head if cut else None
 
 
 def escape_markdown(text: str) -> str:
@@ -51,7 +88,8 @@ def escape_markdown(text: str) -> str:
     >>> escape_markdown("see https://a.b or www.c.d, mail x@e.f").replace("\\u2060", "|")
     'see https\\\\:|\\\\/\\\\/a\\\\.b or www|\\\\.c\\\\.d\\\\, mail x\\\\@|e\\\\.f'
     """
-    return _DASHES.sub(_JOINER, _AUTOLINK.sub(_JOINER, _CONTROL.sub("", str(text)))).translate(_ESCAPES)
+    text = reveal_bidi(_CONTROL.sub("", str(text)))
+    return _DASHES.sub(_JOINER, _AUTOLINK.sub(_JOINER, text)).translate(_ESCAPES)
 
 
 def _line(escaped: str) -> str:
@@ -114,12 +152,44 @@ def markdown_text(text: str) -> str:
     return markdown_runs([(EQUAL, str(text))])
 
 
-def show_text(text: str) -> None:
-    """Draw dataset text as wrapped, proportional, inert text."""
+def size_caption(text: str) -> str:
+    """
+    >>> size_caption("a\\nb")
+    '3 characters · 2 lines'
+    """
+    text, lines = str(text), str(text).count("\n") + 1
+    return f"{len(text):,} characters · {lines:,} line{'' if lines == 1 else 's'}"
+
+
+def show_raw(text: str, *, key: str) -> None:
+    """The exact text as code (for copying), bidirectional controls made visible; a long one is cut
+    unless its "show all" toggle (named `key`) is on."""
+    head = preview(text)
+    if head is not None and not _show_all(text, key):
+        st.code(reveal_bidi(head) + " …", language=None, wrap_lines=True)
+        st.caption(f"Showing the first {len(head):,} of {len(text):,} characters.")
+        return
+    st.code(reveal_bidi(text), language=None, wrap_lines=True)
+
+
+def show_text(text: str, *, key: str) -> None:
+    """Draw dataset text as wrapped, proportional, inert text; a long one is cut, with a "show all"
+    toggle named `key` (one per text on the page) that shows all of it as plain code."""
     if not text:
         st.caption("(empty)")
         return
-    st.markdown(markdown_text(text))
+    head = preview(text)
+    if head is None:
+        st.markdown(markdown_text(text))
+    elif _show_all(text, key):
+        st.code(reveal_bidi(text), language=None, wrap_lines=True)
+    else:
+        st.markdown(markdown_text(head + " …"))
+        st.caption(f"Showing the first {len(head):,} of {len(text):,} characters.")
+
+
+def _show_all(text: str, key: str) -> bool:
+    return st.toggle(f"Show all ({size_caption(text)})", key=key)
 
 
 def show_segments(segments: Iterable[Segment]) -> None:

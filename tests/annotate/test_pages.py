@@ -59,13 +59,15 @@ def test_label_page_labels_skips_and_undoes(db):
     assert [at.button(key=f"lbl.choice.{c}").proto.shortcut for c in ("A", "B", "tie", "both-bad")] == \
         ["a", "b", "t", "x"]
     assert "Response A" in [m.value.strip("*") for m in at.markdown]
-    at.segmented_control(key=keys.LBL_STRENGTH).set_value("slightly")
-    at.text_area(key=keys.LBL_RATIONALE).input("shorter and right")
+    strength = next(s for s in at.segmented_control if s.key.endswith(".strength"))
+    pair_id = strength.key.removeprefix(keys.LBL_FORM).removesuffix(".strength")
+    strength.set_value("slightly")
+    at.text_area(key=keys.label_field(pair_id, "rationale")).input("shorter and right")
     at.button(key="lbl.choice.A").click().run()
     assert not at.exception, at.exception
     rows = db.latest_judgements(kind="human", annotator="local").to_pylist()
     assert len(rows) == 1 and rows[0]["strength"] == 0.5 and rows[0]["rationale"] == "shorter and right"
-    assert at.text_area(key=keys.LBL_RATIONALE).value == ""  # the form is cleared for the next pair
+    assert [t.value for t in at.text_area] == [""]  # the next pair's form starts empty
     at.button(key="lbl.skip").click().run()
     at.button(key="lbl.undo").click().run()  # undoes the skip
     at.button(key="lbl.undo").click().run()  # and then the label

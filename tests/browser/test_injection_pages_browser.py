@@ -13,6 +13,7 @@ playwright's sync API, skipped when chromium is missing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,8 @@ ANNOTATORS = (f"<img src=y onerror=window.{FLAG}=5>", "'; DROP TABLE judgements;
 CLUSTER_NAMES = (f"<script>window.{FLAG}=6</script>", f"<a href='javascript:window.{FLAG}=7'>c</a>",
                  "<img src=http://evil.example/c.png>")
 QUEUE_NAME = f"<b>queue</b> <img src=q onerror=window.{FLAG}=8>"
+# A dataset name is data too (`--name`, the upload form): widget labels, options and captions show it.
+DATASET_NAME = "md ![a](http://127.0.0.2/n.png) $x^2$ :red[r] <img src=z onerror=window.__curator_pwned=9>"
 
 
 def hostile_records() -> list[PairRecord]:
@@ -83,6 +86,9 @@ def build(folder: Path) -> Path:
         store.load_signal_run(run_id="run-hostile", dataset="hostile", dataset_version=store.dataset_version("hostile"),
                               cache_key="k", models=["bt-ensemble"], params={},
                               signals_path=folder / "signals.parquet", clusters_path=folder / "clusters.parquet")
+        named = hostile_records()[:2]
+        store.ingest(DATASET_NAME, batched([dataclasses.replace(r, prompt=r.prompt + " (named)") for r in named],
+                                           source="fixture"), source="named.jsonl", shape="explicit")
         store.create_queue(queue_id="q-hostile", name=QUEUE_NAME, pair_ids=ids, annotators_per_pair=1,
                            claim_timeout_s=600)
     finally:
@@ -213,3 +219,18 @@ def test_pages_with_names_from_the_data_stay_inert(hostile_url, page, path):
     if path == "Map":
         legend = " ".join(pg.locator("g.legend text.legendtext").all_text_contents())
         assert_literal(legend, CLUSTER_NAMES, "map legend")
+
+
+@pytest.mark.parametrize("path", ["", "Browse", "Overview", "Signals", "Map", "Jobs", "Label", "Agreement", "Routing",
+                                  "Curate", "Train"])
+def test_a_dataset_name_from_the_data_stays_inert(hostile_url, page, path):
+    """Every page with the hostile-named dataset in view (no queue, no signals for it): nothing fetched."""
+    from urllib.parse import quote
+
+    pg, rec = page
+    _open(pg, f"{hostile_url}/{path}?dataset={quote(DATASET_NAME)}")
+    expect(pg.get_by_test_id("stMain")).to_be_visible()
+    pg.wait_for_timeout(800)
+    assert not pg.get_by_test_id("stException").count(), shown_text(pg)[:2000]
+    assert_inert(pg, rec)
+    assert pg.locator("[data-testid='stApp'] .katex").count() == 0, "the name rendered as math"
