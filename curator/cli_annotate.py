@@ -185,11 +185,21 @@ def judge(
     cache: Annotated[Path | None, typer.Option("--cache", help="Folder caching endpoint answers.")] = None,
     api_key_env: Annotated[str, typer.Option("--api-key-env", help="Environment variable holding the key.")
                            ] = "OPENAI_API_KEY",
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for one endpoint answer.")
+                       ] = 60.0,
+    retries: Annotated[int, typer.Option("--retries", min=0, help="Further attempts after a failed request (the "
+                                                                  "server's Retry-After is honoured).")] = 4,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Judge at most this many pairs.")] = None,
+    redo: Annotated[bool, typer.Option("--redo", help="Judge pairs that already have a verdict from this judge "
+                                                      "again (default: skip them, so a rerun retries only failures).")
+                    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write AI verdicts for a dataset's pairs: the reward-ensemble vote, an OpenAI-compatible endpoint
-    (both orders, cached) or a local causal LM (both orders, confidence from the answer logits)."""
+    (both orders, cached) or a local causal LM (both orders, confidence from the answer logits).
+
+    Pairs that keep failing are listed by id and cost only themselves (exit code 1); the verdicts
+    of the others are written, and running the same command again asks only for the failed pairs."""
     from curator.annotate.judges import LocalLMJudge, OpenAIJudge, RewardEnsembleJudge, run_judge
     from curator.schema import PairFilter
 
@@ -203,12 +213,23 @@ def judge(
         elif endpoint:
             if not model:
                 raise typer.BadParameter("--endpoint needs --model.")
-            judge_ = OpenAIJudge(endpoint, model, api_key_env=api_key_env, concurrency=concurrency, cache_dir=cache)
+            judge_ = OpenAIJudge(endpoint, model, api_key_env=api_key_env, concurrency=concurrency, cache_dir=cache,
+                                 timeout_s=timeout, retries=retries)
         else:
             judge_ = LocalLMJudge(model)
         ids = store.select_pair_ids(PairFilter(datasets=(dataset,)), limit=limit)
-        written = run_judge(store, judge_, ids)
+        done = run_judge(store, judge_, ids, redo=redo)
     finally:
         store.close()
-    typer.echo(json.dumps({"judge": judge_.name, "verdicts": written}) if as_json
-               else f"{judge_.name}: {written:,} verdicts written")
+    if as_json:
+        typer.echo(json.dumps({"judge": judge_.name, "verdicts": done.written, "skipped": done.skipped,
+                               "failed": done.failed}))
+    else:
+        typer.echo(f"{judge_.name}: {done.written:,} verdicts written"
+                   + (f", {done.skipped:,} pairs skipped (judged before; --redo to judge again)" if done.skipped else ""))
+    if done.failed:
+        shown = "\n".join(f"  {pair_id}: {error}" for pair_id, error in list(done.failed.items())[:20])
+        more = f"\n  ... and {len(done.failed) - 20:,} more" if len(done.failed) > 20 else ""
+        typer.echo(f"{len(done.failed):,} pairs got no verdict:\n{shown}{more}\n"
+                   "Run the same command again to retry only these pairs.", err=True)
+        raise typer.Exit(1)

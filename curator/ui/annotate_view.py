@@ -201,10 +201,10 @@ def reward_judge(dataset: str, run_id: str) -> int:
 
     auth.require_admin("Writing AI verdicts")
     store = data.get_store()
-    written = run_judge(store, RewardEnsembleJudge(store, run_id), store.select_pair_ids(PairFilter(datasets=(dataset,))),
-                        batch_size=5000)
+    done = run_judge(store, RewardEnsembleJudge(store, run_id), store.select_pair_ids(PairFilter(datasets=(dataset,))),
+                     batch_size=5000)
     data.invalidate()
-    return written
+    return done.written
 
 
 def plan(dataset: str, judge: str, run: str | None, budget: float) -> RoutingPlan:

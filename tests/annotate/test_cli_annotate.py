@@ -34,7 +34,8 @@ def _run(*args):
 def test_judge_route_queue_and_agreement_commands(make_store, tmp_path):
     db = _db(make_store, tmp_path)
     assert _run("judge", "--db", db, "--dataset", "d", "--reward-run", "r", "--json") == \
-        {"judge": "reward-ensemble:r", "verdicts": 30}
+        {"judge": "reward-ensemble:r", "verdicts": 30, "skipped": 0, "failed": {}}
+    assert _run("judge", "--db", db, "--dataset", "d", "--reward-run", "r", "--json")["skipped"] == 30  # judged
     routed = _run("route", "--db", db, "--dataset", "d", "--budget", "0.5", "--queue", "routed", "--json")
     assert routed["human"] == 15 and routed["ai"] == 15 and routed["queue_id"].startswith("routed-")
     progress = _run("queue", "progress", routed["queue_id"], "--db", db, "--json")

@@ -18,6 +18,7 @@ from curator.annotate.judges import (
     run_judge,
 )
 from curator.schema import PairRecord
+from curator.store import Store
 
 PAIRS = [PairText(f"p{i}", f"the sky is {i}", "blue", "green") for i in range(6)]
 
@@ -100,8 +101,12 @@ class _Server:
     """A chat-completions server on 127.0.0.1: fails the first `fail_first` requests with 503,
     answers "A" (always the first position) or "B" when the prompt shows "blue" second."""
 
-    def __init__(self, *, fail_first: int = 0, delay: float = 0.0, mode: str = "content"):
+    def __init__(self, *, fail_first: int = 0, delay: float = 0.0, mode: str = "content",
+                 fail_when: str | None = None, retry_after: str | None = None):
         self.fail_first = fail_first
+        self.fail_when = fail_when  # prompts holding this text always get HTTP 500
+        self.retry_after = retry_after  # sent with the 503s of `fail_first`
+        self.times: list[float] = []
         self.delay = delay
         self.mode = mode
         self.requests = 0
@@ -118,6 +123,7 @@ class _Server:
             def do_POST(self):
                 with outer.lock:
                     outer.requests += 1
+                    outer.times.append(time.monotonic())
                     n = outer.requests
                     outer.in_flight += 1
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
@@ -134,13 +140,15 @@ class _Server:
                     body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                     outer.auth.add(self.headers.get("Authorization", ""))
                     time.sleep(outer.delay)
-                    if n <= outer.fail_first:
+                    prompt = body["messages"][0]["content"]
+                    if n <= outer.fail_first or (outer.fail_when and outer.fail_when in prompt):
                         leave()
-                        self.send_response(503)
+                        self.send_response(503 if n <= outer.fail_first else 500)
+                        if outer.retry_after and n <= outer.fail_first:
+                            self.send_header("Retry-After", outer.retry_after)
                         self.end_headers()
                         self.wfile.write(b"busy")
                         return
-                    prompt = body["messages"][0]["content"]
                     first = prompt.split("### Response A")[1].split("### Response B")[0]
                     if outer.mode == "position":
                         answer = "A"
@@ -213,7 +221,7 @@ def test_endpoint_position_bias_is_recorded_as_a_tie(make_store):
     store = make_store(records)
     with _Server(mode="position") as server:
         judge = OpenAIJudge(server.url, "biased", concurrency=3, retries=0, name="biased-endpoint")
-        assert run_judge(store, judge, [r.pair_id for r in records]) == 3
+        assert run_judge(store, judge, [r.pair_id for r in records]).written == 3
     rows = store.latest_judgements(kind="ai").to_pylist()
     assert {r["annotator"] for r in rows} == {"biased-endpoint"} and {r["choice"] for r in rows} == {"tie"}
     details = json.loads(rows[0]["details"])
@@ -236,5 +244,43 @@ def test_reward_ensemble_judge(make_store, tmp_path):
     assert [v.choice for v in verdicts] == ["a", "b", None]  # pair 1 is labelled b: its margin points to b
     assert verdicts[0].confidence == pytest.approx(0.88)
     assert verdicts[1].confidence == pytest.approx(1 / (1 + 2.718281828 ** -1.0), abs=1e-6)
-    assert run_judge(store, RewardEnsembleJudge(store, "r1"), ids) == 3
+    assert run_judge(store, RewardEnsembleJudge(store, "r1"), ids).written == 3
     assert {r["annotator"] for r in store.latest_judgements(kind="ai").to_pylist()} == {"reward-ensemble:r1"}
+
+
+def test_endpoint_judge_honours_retry_after():
+    with _Server(fail_first=1, retry_after="1") as server:
+        judge = OpenAIJudge(server.url, "m", concurrency=1, retries=2, backoff_s=0.01)
+        judge.judge(PAIRS[:1])
+        assert server.requests == 3 and server.times[1] - server.times[0] >= 0.95  # waited as told, not 10 ms
+
+
+def test_cli_judge_keeps_what_succeeded_and_reruns_only_the_failed_pairs(make_store):
+    """3 of 20 pairs answer HTTP 500 every time: 17 verdicts written, the 3 named, a rerun asks only for them."""
+    from typer.testing import CliRunner
+
+    from curator.cli import app
+
+    records = [PairRecord(f"question {i}" + (" POISON" if i in (3, 9, 15) else ""), "blue", "green") for i in range(20)]
+    store = make_store(records, dataset="d")
+    db = store.path
+    store.close()
+    poisoned = {r.pair_id for r in records if "POISON" in r.prompt}
+    with _Server(fail_when="POISON") as server:
+        args = ["judge", "--db", str(db), "--dataset", "d", "--endpoint", server.url, "--model", "m",
+                "--retries", "1", "--timeout", "5", "--json"]
+        first = CliRunner().invoke(app, args)
+        assert first.exit_code == 1, first.output
+        out = json.loads(first.stdout.strip().splitlines()[0])
+        assert out["verdicts"] == 17 and set(out["failed"]) == poisoned
+        assert all("HTTP 500" in e for e in out["failed"].values())
+        assert all(pair_id in first.stderr for pair_id in poisoned) and "retry only these" in first.stderr
+        asked = server.requests
+        again = CliRunner().invoke(app, args)
+        assert again.exit_code == 1
+        assert server.requests - asked == 3 * 2  # 3 pairs x 2 attempts at their first order, nothing else
+        assert json.loads(again.stdout.strip().splitlines()[0])["skipped"] == 17
+    store = Store(db)
+    rows = store.latest_judgements(kind="ai").to_pylist()
+    store.close()
+    assert len(rows) == 17 and not {r["pair_id"] for r in rows} & poisoned

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from curator.errors import CuratorError
 from curator.schema import CHOICES
 
 if TYPE_CHECKING:
@@ -54,6 +55,29 @@ class Verdict:
             raise ValueError(f"`choice` must be one of {CHOICES} or None, got {self.choice!r}.")
         if self.confidence is not None and not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"`confidence` must be in [0, 1], got {self.confidence}.")
+
+
+class JudgeError(CuratorError):
+    """A judge could not answer: an endpoint kept failing (after retries) or refused the request."""
+
+
+class PairsFailed(JudgeError):
+    """Some pairs of a batch got no verdict; `verdicts` holds those that did, `failures` pair id -> error."""
+
+    def __init__(self, verdicts: list[Verdict], failures: dict[str, str]):
+        first = next(iter(failures.items()))
+        super().__init__(f"{len(failures):,} of {len(failures) + len(verdicts):,} pairs got no verdict; "
+                         f"pair {first[0]}: {first[1]}")
+        self.verdicts, self.failures = verdicts, failures
+
+
+@dataclass(frozen=True)
+class JudgeRun:
+    """What `run_judge` did: verdicts written, pairs skipped (already judged), pairs failed (id -> error)."""
+
+    written: int
+    skipped: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 class Judge(Protocol):
@@ -157,12 +181,27 @@ def write_verdicts(store: Store, judge_name: str, verdicts: Sequence[Verdict], *
     } for v in verdicts])
 
 
-def run_judge(store: Store, judge: Judge, pair_ids: Sequence[str], *, batch_size: int = 64) -> int:
-    """Judge `pair_ids` and write the verdicts, a batch at a time (so a crash keeps earlier batches)."""
-    written = 0
-    ids = list(pair_ids)
+def run_judge(store: Store, judge: Judge, pair_ids: Sequence[str], *, batch_size: int = 64,
+              redo: bool = False) -> JudgeRun:
+    """Judge `pair_ids` and write the verdicts, a batch at a time (so a crash keeps earlier batches).
+
+    Pairs that already have a verdict from this judge are skipped unless `redo`, so a rerun after
+    failures asks only for the pairs that got none. A pair that fails (`PairsFailed`) costs only
+    itself: the rest of its batch is written and the run goes on.
+    """
+    ids = list(dict.fromkeys(pair_ids))
+    skipped = 0
+    if not redo:
+        done = set(store.latest_judgements(kind="ai", annotator=judge.name, pair_ids=ids).column("pair_id").to_pylist())
+        skipped, ids = len(done), [i for i in ids if i not in done]
+    written, failed = 0, {}
     for start in range(0, len(ids), batch_size):
         table = store.pair_texts(ids[start:start + batch_size]).to_pylist()
         pairs = [PairText(r["pair_id"], r["prompt"], r["response_a"], r["response_b"]) for r in table]
-        written += write_verdicts(store, judge.name, judge.judge(pairs))
-    return written
+        try:
+            verdicts = judge.judge(pairs)
+        except PairsFailed as e:
+            verdicts = e.verdicts
+            failed.update(e.failures)
+        written += write_verdicts(store, judge.name, verdicts)
+    return JudgeRun(written, skipped, failed)

@@ -1,7 +1,9 @@
 """Any OpenAI-compatible chat-completions endpoint as a pairwise judge (vLLM, TGI, hosted APIs).
 
-Standard library only (urllib + threads): `concurrency` requests in flight at most, each with a
-timeout, retried with exponential backoff and jitter on connection errors, timeouts, 429 and 5xx.
+httpx with a thread pool: `concurrency` requests in flight at most, each with a timeout, retried on
+connection errors, timeouts, 429 and 5xx after the server's `Retry-After` when it sends one, else
+with exponential backoff and jitter. A pair that still fails costs only itself (`PairsFailed`
+carries the verdicts of the others).
 Answers are cached on disk, one JSON file per (model, prompt) hash, so a rerun or a crash costs no
 second request. Each pair is asked in both orders (`combine_orders`); when the endpoint returns
 log-probabilities (`logprobs=True`) they give the confidence.
@@ -12,6 +14,7 @@ environment variable named by `api_key_env`. It is never written to the cache or
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
 import logging
@@ -20,31 +23,50 @@ import os
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from curator.annotate.judges.base import (
     DEFAULT_TEMPLATE,
     MAX_RESPONSE_CHARS,
+    JudgeError,
+    PairsFailed,
     PairText,
     Verdict,
     build_prompt,
     combine_orders,
     parse_answer,
 )
-from curator.errors import CuratorError
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_S = 120.0
 
 
-class JudgeError(CuratorError):
-    """An endpoint kept failing (after retries) or refused the request."""
+def retry_after_s(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta seconds or an HTTP date), capped; None if absent.
+
+    >>> retry_after_s("3"), retry_after_s(None), retry_after_s("soon"), retry_after_s("9999")
+    (3.0, None, None, 120.0)
+    >>> retry_after_s("Thu, 03 Dec 2026 12:00:10 GMT", now=email.utils.parsedate_to_datetime(
+    ...     "Thu, 03 Dec 2026 12:00:00 GMT").timestamp())
+    10.0
+    """
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError):
+            return None
+    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))
 
 
 class OpenAIJudge:
@@ -88,6 +110,7 @@ class OpenAIJudge:
         self.max_tokens = max_tokens
         self.requests_sent = 0  # HTTP requests made (retries included); cache hits make none
         self._lock = threading.Lock()
+        self._client = httpx.Client(timeout=timeout_s, limits=httpx.Limits(max_connections=concurrency))
         if self.cache_dir:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
 
@@ -139,30 +162,30 @@ class OpenAIJudge:
         return {**answer, "cached": False}
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        data = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if self._key:
-            headers["Authorization"] = f"Bearer {self._key}"
-        last: str = ""
+        headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
+        last, wait = "", None
         for attempt in range(self.retries + 1):
             if attempt:
-                delay = min(30.0, self.backoff_s * 2 ** (attempt - 1)) * (0.5 + random.random())
-                time.sleep(delay)
+                backoff = min(30.0, self.backoff_s * 2 ** (attempt - 1)) * (0.5 + random.random())
+                time.sleep(backoff if wait is None else wait)
             with self._lock:
                 self.requests_sent += 1
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+            wait = None
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    return json.loads(response.read().decode("utf-8"))
-            except urllib.error.HTTPError as e:
-                detail = e.read()[:300].decode("utf-8", "replace")
-                last = f"HTTP {e.code}: {detail}"
-                if e.code not in RETRY_STATUS:
-                    raise JudgeError(f"{self.url} refused the request ({last}).") from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+                response = self._client.post(self.url, json=body, headers=headers)
+            except httpx.HTTPError as e:  # connection refused or reset, timeouts
                 last = f"{type(e).__name__}: {e}"
-            except ValueError as e:
-                last = f"invalid JSON: {e}"
+            else:
+                if response.is_success:
+                    try:
+                        return response.json()
+                    except ValueError as e:
+                        last = f"invalid JSON: {e}"
+                else:
+                    last = f"HTTP {response.status_code}: {response.text[:300]}"
+                    if response.status_code not in RETRY_STATUS:
+                        raise JudgeError(f"{self.url} refused the request ({last}).")
+                    wait = retry_after_s(response.headers.get("Retry-After"))
             logger.warning("%s: attempt %d/%d failed: %s", self.url, attempt + 1, self.retries + 1, last)
         raise JudgeError(f"{self.url}: gave up after {self.retries + 1} attempts; last error: {last}")
 
@@ -192,7 +215,19 @@ class OpenAIJudge:
                        cached=[a["cached"] for a in answers])
         return Verdict(pair.pair_id, choice, confidence, details)
 
+    def _try_one(self, pair: PairText) -> Verdict | JudgeError:
+        try:
+            return self._judge_one(pair)
+        except JudgeError as e:
+            return e
+
     def judge(self, pairs: Sequence[PairText]) -> list[Verdict]:
-        """Verdicts in the order of `pairs`; at most `concurrency` requests in flight."""
+        """Verdicts in the order of `pairs`; at most `concurrency` requests in flight. Raises
+        `PairsFailed` (with the other pairs' verdicts) when some pairs kept failing."""
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="judge") as pool:
-            return list(pool.map(self._judge_one, pairs))
+            results = list(pool.map(self._try_one, pairs))
+        failures = {p.pair_id: str(r) for p, r in zip(pairs, results, strict=True) if isinstance(r, JudgeError)}
+        verdicts = [r for r in results if isinstance(r, Verdict)]
+        if failures:
+            raise PairsFailed(verdicts, failures)
+        return verdicts
