@@ -9,7 +9,6 @@ from __future__ import annotations
 import streamlit as st
 
 from curator import ui
-from curator.errors import CuratorError
 from curator.ui import keys, loading
 
 user = ui.page_setup("Home")
@@ -45,12 +44,9 @@ with ui.errors_shown():
     if not user.is_admin:
         st.caption("Only admins load data into this database.")
         st.stop()
-    if loading.io_module() is None:
-        st.warning("Importing needs `curator.io`, which this installation does not have yet. "
-                   "Use `curator ingest FILE --db PATH` once it is available.", icon=":material/warning:")
-    done = st.session_state.pop(keys.HOME_RESULT, None)
-    if done:
-        st.success(ui.inline(done, max_chars=300), icon=":material/check:")
+    loading.clean_uploads()
+    loading.show_outcomes()
+    loading.live_imports()
     upload_tab, demo_tab = st.tabs(["Upload a file", "Demo data"])
     with upload_tab, st.form("home.upload", border=False):
         upload = st.file_uploader("Preference pairs", type=loading.UPLOAD_TYPES, key="home.file",
@@ -60,29 +56,18 @@ with ui.errors_shown():
         name = c1.text_input("Dataset name", key="home.name", placeholder="default: the file name")
         shape = c2.selectbox("Record shape", loading.shapes(), key="home.shape",
                              help="Leave on 'detect' unless the detected shape is wrong.")
-        submitted = st.form_submit_button("Import", key="home.import", type="primary", icon=":material/upload:",
-                                          disabled=loading.io_module() is None)
+        submitted = st.form_submit_button("Import", key="home.import", type="primary", icon=":material/upload:")
     with upload_tab:
         if submitted and upload is None:
             st.error("Choose a file first.")
         elif submitted:
-            try:
-                result = loading.import_file(upload.name, upload.getvalue(), shape=shape,
-                                             dataset=name.strip() or loading.dataset_name_from(upload.name))
-            except CuratorError as e:
-                st.error(f"Nothing was imported. {ui.inline(str(e), max_chars=2000)}", icon=":material/error:")
-            else:
-                st.session_state[keys.HOME_RESULT] = loading.result_message(result)
-                st.rerun()
+            loading.import_file(upload.name, upload.getvalue(), shape=shape,
+                                dataset=name.strip() or loading.dataset_name_from(upload.name))
+            st.rerun()
     with demo_tab:
         st.markdown("3,000 generated pairs with planted structure: topics, a known share of flipped labels, "
                     "ties and a length bias, plus human and AI judgements. The ground truth is kept beside it.")
         if st.button("Load demo data", key="home.demo", icon=":material/science:",
-                     type="secondary" if summaries else "primary", disabled=loading.io_module() is None):
-            try:
-                result = loading.load_demo()
-            except CuratorError as e:
-                st.error(f"The demo could not be loaded. {ui.inline(str(e), max_chars=2000)}", icon=":material/error:")
-            else:
-                st.session_state[keys.HOME_RESULT] = loading.result_message(result)
-                st.rerun()
+                     type="secondary" if summaries else "primary"):
+            loading.load_demo()
+            st.rerun()

@@ -8,14 +8,17 @@ Public surface:
     wait(store, job_id, *, on_progress=None, poll=0.5) -> Job
     log_tail(job, *, lines=30) -> str     the worker's log.txt, last lines
     compute_features(input_path, stages, *, engine="local"|"ray", cache_dir) -> dict of arrays
+    submit_import(store, path, *, dataset, shape=None) -> job id   a file imported by a thread of this process
 
-The app process owns the DuckDB file; workers only see their work dir (`curator.jobs.workdir`).
+The app process owns the DuckDB file; workers only see their work dir (`curator.jobs.workdir`);
+imports (`curator.jobs.imports`) run in a thread of the owning process.
 This package imports no duckdb and no streamlit; ray is imported only by the ray engine.
 """
 
 from __future__ import annotations
 
 from curator.jobs.engines import ENGINES, Cancelled, Stage, compute_features
+from curator.jobs.imports import submit_import, wait_import
 from curator.jobs.supervisor import (
     JobHandle,
     cancel,
@@ -38,4 +41,4 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = ["ENGINES", "Cancelled", "Job", "JobHandle", "Stage", "cancel", "compute_features", "default_runs_dir",
-           "log_tail", "retry", "submit_signals", "sync", "wait"]
+           "log_tail", "retry", "submit_import", "submit_signals", "sync", "wait", "wait_import"]

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 import curator
 from curator.errors import JobError, StoreError
+from curator.jobs import imports
 from curator.jobs.engines import ENGINES, RAY_MISSING
 from curator.jobs.workdir import CANCELLED, CLUSTERS, CONFIG, DONE, ERROR, INPUT, LOG, PROGRESS, SIGNALS, WorkDir
 from curator.jobs.worker import DEFAULT_COMPUTE, DEFAULT_STAGES
@@ -142,6 +143,7 @@ def sync(store: Store) -> list[Job]:
     first. Cheap when nothing runs: call it on every poll.
     """
     with _SYNC_LOCK:
+        imports.reap(store)
         before = store.jobs(statuses=ACTIVE, kind=KIND)
         for job in before:
             if job.status == "running":
@@ -158,7 +160,9 @@ def cancel(store: Store, job_id: str) -> Job:
     """
     with _SYNC_LOCK:
         job = _get(store, job_id)
-        if job.status == "queued":
+        if job.kind == imports.KIND:
+            imports.cancel_import(store, job_id)
+        elif job.status == "queued":
             store.mark_job_cancelled(job_id)
         elif job.status == "running":
             WorkDir(Path(job.work_dir or "")).request_cancel()
@@ -172,6 +176,9 @@ def retry(store: Store, job_id: str) -> JobHandle:
         job = _get(store, job_id)
         if job.status not in ("failed", "cancelled"):
             raise JobError(f"Only failed or cancelled jobs can be retried; job {job_id} is {job.status}.")
+        if job.kind == imports.KIND:
+            raise JobError(f"Job {job_id} is an import: upload the file again on the Home page, or run "
+                           "`curator ingest FILE` (nothing of the failed import was kept).")
         if job.cache_key:
             run = store.find_signal_run(job.cache_key)
             if run is not None:

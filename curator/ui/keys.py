@@ -57,7 +57,8 @@ TABLE = "browse.table"  # st.dataframe selection state
 LAST_SELECTED = "browse.last_selected"  # pair id the table selection pointed at on the last run
 
 # -- Home page --------------------------------------------------------------------------------
-HOME_RESULT = "home.result"  # the last import's summary, shown once after the rerun
+HOME_RESULT = "home.result"  # how this session's last imports ended, shown once after the rerun
+HOME_IMPORTS = "home.imports"  # job ids of the imports this session started and has not seen end
 
 # -- Signals, Map and Jobs pages (curator/ui/signals_view.py, curator/ui/jobs_view.py) ---------
 SIGNALS_PAGE = "pages/3_Signals.py"

@@ -1,41 +1,37 @@
-"""Getting data in from the home page: an uploaded file or the demo generator, with a progress bar.
+"""Getting data in from the home page: an uploaded file or the demo generator, imported as a job.
 
-Both end in `curator.io.ingest_source`, the same call `curator ingest` makes. Uploads are saved
-under ``uploads/`` next to the database file (``data/uploads/`` by default) so a re-import reads
-the same bytes; demo files go to ``demo/`` there, as `curator demo` does.
+Both end in `curator.io.ingest_source`, the same call `curator ingest` makes, run by
+`curator.jobs.submit_import` in a thread of the app process: the import finishes whatever the page
+does, its progress is on the Home and Jobs pages, and a failed one imports nothing. Uploads are
+saved under ``uploads/`` next to the database file (``data/uploads/`` by default); a failed
+upload's file is deleted, and files no dataset came from are cleaned up. Demo files go to
+``demo/`` there, as `curator demo` does.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
+import secrets
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
-from curator.ui import auth, data
+from curator import jobs
+from curator.io import SHAPES, write_demo
+from curator.jobs import imports
+from curator.store import Job
+from curator.ui import auth, data, keys
+from curator.ui.text import inline
 
 UPLOAD_TYPES = ("jsonl", "json", "parquet", "csv", "gz")
 AUTO_SHAPE = "detect"
-_FALLBACK_SHAPES = ("explicit", "implicit", "ratings", "ranking", "votes")
 DEMO_DATASET = "demo"
-
-
-def io_module() -> Any | None:
-    """`curator.io` when it can be imported (it brings the readers), else None."""
-    try:
-        module = importlib.import_module("curator.io")
-    except ImportError:
-        return None
-    return module if hasattr(module, "ingest_source") else None
+POLL = "1s"
 
 
 def shapes() -> tuple[str, ...]:
     """Shape choices for the override box: 'detect' first, then the readers' shapes."""
-    io = io_module()
-    known = getattr(io, "SHAPES", None) if io else None
-    return (AUTO_SHAPE, *(tuple(known) if known else _FALLBACK_SHAPES))
+    return (AUTO_SHAPE, *SHAPES)
 
 
 def dataset_name_from(filename: str) -> str:
@@ -48,57 +44,96 @@ def dataset_name_from(filename: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_.-") or "upload"
 
 
+def uploads_dir() -> Path:
+    return Path(data.db_path()).parent / "uploads"
+
+
 def save_upload(name: str, payload: bytes) -> Path:
-    """Write uploaded bytes to ``uploads/`` beside the database; returns the path."""
-    folder = Path(data.db_path()).parent / "uploads"
+    """Write uploaded bytes to ``uploads/`` beside the database (a new file per upload); returns the path."""
+    folder = uploads_dir()
     folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).name).lstrip(".") or "upload"
-    path = folder / safe
+    path = folder / f"{secrets.token_hex(4)}-{safe}"
     path.write_bytes(payload)
     return path
 
 
-def _ingest(path: Path, *, name: str, shape: str | None, label: str) -> Any:
-    io = io_module()
-    if io is None:
-        raise RuntimeError("curator.io is not available")
-    bar = st.progress(0.0, text=f"{label}: starting…")
-
-    def on_progress(done: int, total: int | None) -> None:
-        if total:
-            bar.progress(min(done / total, 1.0), text=f"{label}: {done:,} of {total:,} records")
-        else:
-            bar.progress(0.5, text=f"{label}: {done:,} records read")
-
-    options: dict[str, Any] = {"name": name, "on_progress": on_progress}
-    if shape and shape != AUTO_SHAPE:
-        options["shape"] = shape
-    try:
-        result = io.ingest_source(data.get_store(), str(path), **options)
-    finally:
-        data.invalidate()
-    bar.progress(1.0, text=f"{label}: done")
-    return result
+def _submit(path: Path, *, dataset: str, shape: str | None, upload: str | None) -> str:
+    job_id = jobs.submit_import(data.get_store(), path, dataset=dataset, delete_on_failure=bool(upload), file_name=upload,
+                                shape=None if shape in (None, AUTO_SHAPE) else shape, on_end=data.invalidate)
+    st.session_state.setdefault(keys.HOME_IMPORTS, []).append(job_id)
+    return job_id
 
 
-def import_file(name: str, payload: bytes, *, dataset: str, shape: str | None) -> Any:
-    """Save an upload and import it; returns the `IngestResult`. Raises `CuratorError` on bad input."""
+def import_file(name: str, payload: bytes, *, dataset: str, shape: str | None) -> str:
+    """Save an upload and start importing it; returns the import's job id."""
     auth.require_admin("Importing data")
-    return _ingest(save_upload(name, payload), name=dataset, shape=shape, label=f"Importing {Path(name).name}")
+    return _submit(save_upload(name, payload), dataset=dataset, shape=shape, upload=Path(name).name)
 
 
-def load_demo(*, n_pairs: int = 3000, seed: int = 0) -> Any:
-    """Write the demo dataset next to the database and import it as dataset "demo"."""
+def load_demo(*, n_pairs: int = 3000, seed: int = 0) -> str:
+    """Write the demo dataset next to the database and start importing it as dataset "demo"."""
     auth.require_admin("Importing data")
-    io = io_module()
-    if io is None:
-        raise RuntimeError("curator.io is not available")
     with st.spinner("Writing demo data…"):
-        files = io.write_demo(Path(data.db_path()).parent / "demo", n_pairs=n_pairs, seed=seed)
-    path = getattr(files, "pairs_path", files)
-    return _ingest(Path(path), name=DEMO_DATASET, shape=None, label="Importing the demo data")
+        files = write_demo(Path(data.db_path()).parent / "demo", n_pairs=n_pairs, seed=seed)
+    return _submit(Path(files.pairs_path), dataset=DEMO_DATASET, shape=None, upload=None)
 
 
-def result_message(result: Any) -> str:
-    return (f"{result.dataset}: {result.new_pairs:,} new pairs, {result.skipped_pairs:,} already stored, "
-            f"{result.new_judgements:,} judgements.")
+def clean_uploads() -> int:
+    """Delete uploaded files that no dataset came from and no running import reads; returns how many."""
+    folder = uploads_dir()
+    if not folder.is_dir():
+        return 0
+    store = data.get_store()
+    keep = {str(Path(d.source).resolve()) for d in store.datasets() if d.source}
+    keep |= {str(Path(j.params.get("path", "")).resolve()) for j in store.jobs(statuses=("queued", "running"),
+                                                                                  kind=imports.KIND)}
+    stale = [p for p in folder.iterdir() if p.is_file() and str(p.resolve()) not in keep]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
+def live_imports() -> None:
+    """Progress of every running import (with Cancel), and the outcome of this session's imports, once."""
+    store = data.get_store()
+    polling = bool(st.session_state.get(keys.HOME_IMPORTS)) or bool(store.jobs(statuses=("running",),
+                                                                               kind=imports.KIND))
+    st.fragment(_imports, run_every=POLL if polling else None)()
+
+
+def _imports() -> None:
+    store = data.get_store()
+    imports.reap(store)
+    mine = st.session_state.get(keys.HOME_IMPORTS) or []
+    ended = [j for j in (store.job(i) for i in mine) if j is not None and not j.is_active]
+    if ended:
+        st.session_state[keys.HOME_IMPORTS] = [i for i in mine if i not in {j.job_id for j in ended}]
+        st.session_state[keys.HOME_RESULT] = [outcome(j) for j in ended]
+        data.invalidate()
+        st.rerun()
+    for job in store.jobs(statuses=("running",), kind=imports.KIND):
+        label = f"Importing {inline(job.params.get('file', ''), max_chars=60)} as {inline(job.dataset or '', max_chars=40)}"
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            st.progress(min(1.0, max(0.0, job.progress)), width="stretch",
+                        text=f"{label}: {inline(job.message or 'starting', max_chars=80)}")
+            st.button("Cancel", key=f"home.cancel.{job.job_id}", icon=":material/stop:",
+                      on_click=imports.cancel_import, args=(store, job.job_id),
+                      disabled=job.cancel_requested or not auth.is_admin())
+    if mine:
+        st.caption("Imports run in the background: you can leave this page; the Jobs page shows them too.")
+
+
+def outcome(job: Job) -> tuple[str, str]:
+    """(kind, Markdown-safe text) saying how an import ended."""
+    if job.status == "done":
+        return "success", inline(imports.result_message(job), max_chars=300)
+    if job.status == "cancelled":
+        return "info", f"Import of {inline(job.params.get('file', ''), max_chars=60)} cancelled; nothing was imported."
+    return "error", f"Nothing was imported. {inline(job.error or 'The import failed.', max_chars=2000)}"
+
+
+def show_outcomes() -> None:
+    for kind, text in st.session_state.pop(keys.HOME_RESULT, None) or ():
+        {"success": st.success, "info": st.info}.get(kind, st.error)(
+            text, icon={"success": ":material/check:", "info": ":material/info:"}.get(kind, ":material/error:"))

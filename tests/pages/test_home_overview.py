@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import types
+import time
 
 import appdata
 from streamlit.testing.v1 import AppTest
 
 from curator.io.batch import batched
 from curator.schema import PairRecord
-from curator.ui import keys, loading
+from curator.ui import keys
 
 
 def _home() -> AppTest:
@@ -32,59 +32,30 @@ def test_home_on_an_empty_database(empty_db):
     assert any("no pairs yet" in i.value for i in at.info)
 
 
-def test_home_without_curator_io(app_db, monkeypatch):
-    monkeypatch.setattr(loading, "io_module", lambda: None)
+def _settled(at: AppTest, timeout: float = 120.0) -> AppTest:
+    """Rerun until this session's imports have ended and their outcome is shown."""
+    deadline = time.monotonic() + timeout
+    while at.session_state[keys.HOME_IMPORTS] if keys.HOME_IMPORTS in at.session_state else False:
+        assert time.monotonic() < deadline, "the import did not finish"
+        time.sleep(0.2)
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+def test_upload_a_file(empty_db):
     at = _home()
-    assert any("curator.io" in w.value for w in at.warning)
-    assert at.button(key="home.demo").disabled
-
-
-def _fake_io(seen: dict) -> types.SimpleNamespace:
-    def ingest_source(store, path, *, name=None, shape=None, on_progress=None):
-        seen.update(path=path, name=name, shape=shape)
-        records = [json.loads(line) for line in open(path, encoding="utf-8")]
-        pairs = [PairRecord(prompt=r["prompt"], response_a=r["chosen"], response_b=r["rejected"], label="a")
-                 for r in records]
-        result = store.ingest(name, batched(pairs, source=str(path)), source=str(path), shape=shape or "explicit")
-        if on_progress:
-            on_progress(len(pairs), len(pairs))
-        return result
-
-    def write_demo(out_dir, *, n_pairs=3000, seed=0):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / "pairs.jsonl"
-        path.write_text("\n".join(json.dumps({"prompt": f"p{i}", "chosen": "c", "rejected": f"r{i}"})
-                                  for i in range(12)), encoding="utf-8")
-        return types.SimpleNamespace(pairs_path=path, truth_path=out_dir / "truth.parquet")
-
-    return types.SimpleNamespace(ingest_source=ingest_source, write_demo=write_demo, SHAPES=("explicit", "votes"))
-
-
-def test_load_demo_data(empty_db, monkeypatch):
-    seen: dict = {}
-    monkeypatch.setattr(loading, "io_module", lambda: _fake_io(seen))
-    at = _home()
-    at.button(key="home.demo").click().run()
-    assert not at.exception, at.exception
-    assert seen["name"] == "demo" and seen["path"].endswith("pairs.jsonl")
-    assert "12 new pairs" in at.success[0].value
-    assert at.dataframe[0].value["dataset"].tolist() == ["demo"]
-
-
-def test_upload_a_file(empty_db, monkeypatch):
-    seen: dict = {}
-    monkeypatch.setattr(loading, "io_module", lambda: _fake_io(seen))
-    at = _home()
-    assert at.selectbox(key="home.shape").options == ["detect", "explicit", "votes"]
+    assert at.selectbox(key="home.shape").options[:2] == ["detect", "explicit"]
     body = "\n".join(json.dumps({"prompt": f"q{i}", "chosen": "yes", "rejected": f"no {i}"}) for i in range(7))
     at.file_uploader(key="home.file").set_value(("my prefs (v2).jsonl", body.encode(), "application/json"))
     at.selectbox(key="home.shape").set_value("explicit")
     next(b for b in at.button if b.label == "Import").click().run()
     assert not at.exception, at.exception
-    assert seen["name"] == "my_prefs_v2" and seen["shape"] == "explicit"
-    assert (empty_db.parent / "uploads" / "my_prefs_v2_.jsonl").exists() or \
-        any(p.suffix == ".jsonl" for p in (empty_db.parent / "uploads").iterdir())
+    _settled(at)
     assert "7 new pairs" in at.success[0].value
+    assert at.dataframe[0].value["dataset"].tolist() == ["my_prefs_v2"]
+    uploads = list((empty_db.parent / "uploads").iterdir())
+    assert len(uploads) == 1 and uploads[0].name.endswith("my_prefs_v2_.jsonl")  # the dataset's source is kept
 
 
 def test_overview_of_a_labelled_dataset(app_db):
@@ -126,34 +97,33 @@ def test_caches_do_not_leak_between_databases(tmp_path, monkeypatch):
 
 
 def test_upload_and_demo_with_the_real_readers(empty_db):
-    """No fakes: curator.io reads the upload and writes the demo (skipped until curator.io is complete)."""
-    io = loading.io_module()
-    if io is None or not hasattr(io, "write_demo"):
-        import pytest
-
-        pytest.skip("curator.io is not available")
     at = _home()
     body = "\n".join(json.dumps({"prompt": f"q{i}", "chosen": "yes", "rejected": f"no {i}"}) for i in range(5))
     at.file_uploader(key="home.file").set_value(("real.jsonl", body.encode(), "application/json"))
     next(b for b in at.button if b.label == "Import").click().run()
-    assert not at.exception, at.exception
-    assert "5 new pairs" in at.success[0].value
+    assert "5 new pairs" in _settled(at).success[0].value
     at.button(key="home.demo").click().run(timeout=120)
-    assert not at.exception, at.exception
+    _settled(at)
     assert not at.error, [e.value for e in at.error]
     table = at.dataframe[0].value
     assert table["dataset"].tolist() == ["real", "demo"] and table["pairs"].iloc[1] == 3000
 
 
-def test_a_bad_upload_imports_nothing_and_says_why(empty_db):
-    if loading.io_module() is None:
-        import pytest
-
-        pytest.skip("curator.io is not available")
+def test_a_bad_upload_imports_nothing_says_why_and_leaves_no_file(empty_db):
     at = _home()
     at.file_uploader(key="home.file").set_value(("bad.jsonl", b'{"prompt": "x"}\n{not json', "application/json"))
     next(b for b in at.button if b.label == "Import").click().run()
-    assert not at.exception, at.exception
+    _settled(at)
     assert "Nothing was imported" in at.error[0].value
     assert "bad" in at.error[0].value
+    assert not at.get("progress"), "a progress bar stayed above the error"
     assert any("no pairs yet" in i.value for i in at.info)
+    assert not list((empty_db.parent / "uploads").iterdir()), "the failed upload was kept"
+
+
+def test_stale_uploads_are_cleaned_up(empty_db):
+    folder = empty_db.parent / "uploads"
+    folder.mkdir()
+    (folder / "left-from-a-crash.jsonl").write_text("{}")
+    _home()
+    assert not list(folder.iterdir())
