@@ -240,21 +240,94 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8501,
     address: Annotated[str, typer.Option("--address", help="Interface to bind; 0.0.0.0 exposes the app "
                                                            "to the network.")] = "127.0.0.1",
+    allow_no_login: Annotated[bool, typer.Option("--allow-no-login", help="Serve a non-loopback address without "
+                                                                          "[auth] in the secrets: every visitor is "
+                                                                          "an admin.")] = False,
 ) -> None:
-    """Start the Curator app (Streamlit) on the database."""
+    """Start the Curator app (Streamlit) on the database.
+
+    SIGTERM, SIGINT and SIGHUP are passed on to the app, and this command waits for it, so the port
+    and the database are free once it has returned."""
     entry = app_path()
     if not entry.is_file():
         raise CuratorError(f"the app entry {entry} is missing; `curator serve` needs a source checkout "
                            "installed with `pip install -e .`.")
+    if not _is_loopback(address) and not auth_configured():
+        warning = (f"WARNING: --address {address} exposes the app to the network, and no [auth] section is in "
+                   f"{' or '.join(str(p) for p in secrets_files())}: there is no login and every visitor is an "
+                   "admin (can import, export, delete queues and train).")
+        if not allow_no_login:
+            typer.echo(f"{warning}\nConfigure [auth] (see README, Authentication), or pass --allow-no-login to "
+                       "serve without a login anyway.", err=True)
+            raise typer.Exit(code=2)
+        typer.echo(typer.style(warning, fg="red", bold=True), err=True)
     argv = [sys.executable, "-m", "streamlit", "run", str(entry),
             "--server.address", address, "--server.port", str(port)]
     env = {**os.environ, "CURATOR_DB": str(db.resolve())}
     typer.echo(f"Curator on http://{address}:{port} (database {db}); Ctrl+C stops it.", err=True)
+    raise typer.Exit(code=run_forwarding_signals(argv, env=env))
+
+
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+
+    if address == "localhost":
+        return True
     try:
-        code = subprocess.call(argv, env=env)
-    except KeyboardInterrupt:
-        code = 130
-    raise typer.Exit(code=code)
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def secrets_files() -> list[Path]:
+    """Where Streamlit reads secrets by default: the user's and the working directory's."""
+    return [Path.home() / ".streamlit" / "secrets.toml", Path.cwd() / ".streamlit" / "secrets.toml"]
+
+
+def auth_configured() -> bool:
+    """Whether a secrets file has an [auth] section (the app then requires a login)."""
+    import tomllib
+
+    for path in secrets_files():
+        try:
+            if tomllib.loads(path.read_text(encoding="utf-8")).get("auth"):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def run_forwarding_signals(argv: list[str], *, env: dict[str, str], grace_s: float = 20.0) -> int:
+    """Run `argv`, pass SIGTERM/SIGINT/SIGHUP on to it and wait for it; its exit code (128 + signal
+    when a signal ended it). Killed after `grace_s` seconds when it ignores the signal."""
+    import signal
+    import time
+
+    child = subprocess.Popen(argv, env=env)
+    stopping: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    caught = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {s: signal.signal(s, forward) for s in caught}
+    deadline = None
+    try:
+        while (code := child.poll()) is None:
+            if stopping and deadline is None:
+                deadline = time.monotonic() + grace_s
+            if deadline is not None and time.monotonic() > deadline:
+                child.kill()
+            try:
+                child.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 128 - code if code < 0 else code
 
 
 # `curator signals` and `curator jobs ...` live in their own module (they use the options above).

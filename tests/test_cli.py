@@ -225,8 +225,9 @@ def test_serve_runs_streamlit_on_localhost_with_the_db(tmp_path, monkeypatch):
     entry.write_text("", encoding="utf-8")
     monkeypatch.setattr(cli, "app_path", lambda: entry)
     calls: list = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda argv, env: calls.append((argv, env)) or 0)
+    monkeypatch.setattr(cli, "run_forwarding_signals", lambda argv, env: calls.append((argv, env)) or 0)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no secrets: no [auth]
     cwd = Path.cwd()
 
     result = invoke("serve", "--db", "x/my.duckdb")
@@ -238,18 +239,29 @@ def test_serve_runs_streamlit_on_localhost_with_the_db(tmp_path, monkeypatch):
 
     calls.clear()
     result = invoke("serve", "--port", "9000", "--address", "0.0.0.0", env={"CURATOR_DB": "/abs/c.duckdb"})
+    assert result.exit_code == 2 and not calls and "every visitor is an admin" in result.output
+    result = invoke("serve", "--port", "9000", "--address", "0.0.0.0", "--allow-no-login",
+                    env={"CURATOR_DB": "/abs/c.duckdb"})
     assert result.exit_code == 0, result.output
+    assert "WARNING" in result.output and "no login" in result.output
     (argv, env), = calls
     assert argv[-4:] == ["--server.address", "0.0.0.0", "--server.port", "9000"]
     assert env["CURATOR_DB"] == "/abs/c.duckdb"
 
+    calls.clear()
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('[auth]\nclient_id = "x"\n', encoding="utf-8")
+    result = invoke("serve", "--address", "0.0.0.0")
+    assert result.exit_code == 0 and calls and "WARNING" not in result.output  # a login is configured
 
-def test_serve_passes_streamlit_exit_code(tmp_path, monkeypatch):
-    entry = tmp_path / "app.py"
-    entry.write_text("", encoding="utf-8")
-    monkeypatch.setattr(cli, "app_path", lambda: entry)
-    monkeypatch.setattr(cli.subprocess, "call", lambda argv, env: 3)
-    assert invoke("serve", "--db", tmp_path / "c.duckdb").exit_code == 3
+
+def test_serve_passes_the_app_exit_code_and_signals():
+    import os
+
+    assert cli.run_forwarding_signals([sys.executable, "-c", "import sys; sys.exit(3)"], env=dict(os.environ)) == 3
+    killed = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
+    assert cli.run_forwarding_signals([sys.executable, "-c", killed], env=dict(os.environ)) == 128 + 15
+
 
 
 def test_serve_without_app_file_fails_cleanly(tmp_path, monkeypatch):
@@ -275,3 +287,24 @@ def test_python_dash_m_curator(tmp_path):
     out = subprocess.run([sys.executable, "-m", "curator", "stats", "--json", "--db", str(tmp_path / "c.duckdb")],
                          capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(out.stdout)["pairs"] == 0
+
+
+@pytest.mark.parametrize("holder, says", [(["streamlit", "run", "app.py"], "the Curator app"),
+                                          (["some-notebook"], "another process")])
+def test_a_locked_database_names_its_holder_and_what_to_do(tmp_path, holder, says):
+    """DuckDB's file lock held by another process: the CLI says who holds it and what to do, and exits 1."""
+    import subprocess
+
+    db = tmp_path / "held.duckdb"
+    code = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(db), *holder], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        result = CliRunner().invoke(cli.app, ["stats", "--db", str(db)])
+        assert result.exit_code == 1
+        assert says in result.output and str(proc.pid) in result.output
+        if says == "the Curator app":
+            assert f"kill {proc.pid}" in result.output and "Import and export from the app" in result.output
+    finally:
+        proc.kill()
+        proc.wait()

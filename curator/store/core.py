@@ -9,6 +9,7 @@ Other processes (workers, trainers) never open the file: they exchange Parquet w
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psutil
 import pyarrow as pa
 
 from curator.errors import StoreError
@@ -47,6 +49,28 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in code.split(";") if s.strip()]
 
 
+_LOCK_PID = re.compile(r"Conflicting lock is held in .* \(PID (\d+)\)")
+
+
+def lock_holder(error: str) -> str | None:
+    """What to tell a user whom DuckDB's file lock stopped: which process holds it and what to do."""
+    m = _LOCK_PID.search(error)
+    if not m:
+        return None
+    pid = int(m.group(1))
+    try:
+        cmdline = " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        cmdline = ""
+    if "streamlit" in cmdline or "curator serve" in cmdline or " serve " in f" {cmdline} ":
+        return (f"the Curator app (process {pid}) has this database open, and a DuckDB file has one owner. "
+                "Import and export from the app's pages while it runs, or stop it (Ctrl+C where `curator serve` "
+                f"runs, or `kill {pid}`) and run this command again.")
+    shown = f" ({cmdline[:200]})" if cmdline else ""
+    return (f"another process (PID {pid}{shown}) has this database open. Close it and run this command again, "
+            "or work on a copy of the file.")
+
+
 class Store:
     """A Curator database file. Use `Store.open(path)` to share one instance per process."""
 
@@ -61,7 +85,7 @@ class Store:
         try:
             self._con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
         except duckdb.Error as e:
-            raise StoreError(f"could not open database {path}: {e}", op="open") from None
+            raise StoreError(f"could not open database {path}: {lock_holder(str(e)) or e}", op="open") from None
         self._migrate()
 
     @classmethod

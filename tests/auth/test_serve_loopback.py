@@ -82,3 +82,50 @@ def test_the_app_listens_on_loopback_only(tmp_path, how):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+def _start_serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, int, Path]:
+    port = bs.free_port()
+    db = bs.appdata.build(tmp_path / "serve.duckdb", signals=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "curator", "serve", "--db", str(db), "--port", str(port), *extra],
+                            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**env, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)})
+    return proc, port, db
+
+
+def test_serve_refuses_a_network_address_without_login(tmp_path):
+    proc, _, _ = _start_serve(tmp_path, "--address", "0.0.0.0")
+    assert proc.wait(60) == 2
+    out = (tmp_path / "server.log").read_text()
+    assert "no login and every visitor is an admin" in out and "--allow-no-login" in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_serve_stops_the_app_and_frees_port_and_database(tmp_path, sig):
+    from curator.store import Store
+
+    proc, port, db = _start_serve(tmp_path)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline, (tmp_path / "server.log").read_text()[-2000:]
+                time.sleep(0.25)
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()  # the app opens the database
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children, "curator serve runs the app in a child process"
+        os.kill(proc.pid, sig)  # to curator serve only, as a service manager or `kill` does
+        assert proc.wait(40) in (0, 128 + sig, -sig, 1)
+        gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, f"orphaned: {[p.cmdline() for p in alive]}"
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, "the port is still taken"
+        Store(db).close()  # the DuckDB lock is free
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
