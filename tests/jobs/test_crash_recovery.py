@@ -113,3 +113,34 @@ def test_app_killed_while_its_worker_runs_then_reopened_loads_the_same_result(ma
         assert signals.equals(expected[0]) and clusters.equals(expected[1])
     finally:
         store.close()
+
+
+def test_app_and_worker_killed_then_reopened_shows_the_job_failed_not_running(make_store, tmp_path):
+    """kill -9 of the app and of its worker: the reopened app's first sync marks the job failed (no stale
+    'running' bar), says the worker was lost, and a retry finishes it."""
+    store = _store(make_store, "both.duckdb")
+    db = store.path
+    store.close()
+    app = subprocess.Popen([sys.executable, str(APP), str(db), str(tmp_path / "runs-both")], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        job_id = app.stdout.readline().split()[1]
+        os.kill(app.pid, signal.SIGKILL)
+        app.wait(30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        app.stdout.close()
+    store = Store(db)
+    try:
+        job = store.job(job_id)
+        assert job.status == "running" and job.progress > 0.1
+        os.killpg(job.pid, signal.SIGKILL)  # the worker dies too
+        time.sleep(0.5)
+        (synced,) = jobs.sync(store)
+        assert synced.status == "failed" and "exited without a result" in synced.error
+        assert [j.job_id for j in store.jobs(statuses=("queued", "running"))] == []
+        handle = jobs.retry(store, job_id)
+        assert jobs.wait(store, handle.job_id, poll=0.05, timeout=120).status == "done"
+    finally:
+        store.close()
