@@ -59,4 +59,4 @@ with ui.errors_shown():
         st.dataframe(disputed, hide_index=True, width="stretch", key=keys.AGR_TABLE)
         if st.button("Open these pairs in Browse", key="agr.browse", icon=":material/table_rows:"):
             ui.set_selection(disputed["pair_id"].tolist(), source="disputed pairs")
-            st.switch_page(ui.BROWSE_PAGE)
+            keys.switch_page(ui.BROWSE_PAGE)

@@ -131,6 +131,17 @@ class Selection:
     source: str = "selection"
 
 
+def switch_page(page: str) -> None:
+    """`st.switch_page` that keeps the dataset in view.
+
+    The sidebar's dataset picker is bound to the URL. A bare `st.switch_page` clears the query
+    parameters, which Streamlit refuses while a bound one is set (any dataset but the first), and
+    setting the bound parameter is refused too. An empty mapping replaces them without that check;
+    the picker keeps its value in the session and writes it back to the URL on the next page.
+    """
+    st.switch_page(page, query_params={})
+
+
 def set_selection(pair_ids: list[str] | tuple[str, ...], *, source: str = "selection") -> None:
     """Hand a set of pairs to the Browse page; it shows them as a removable filter.
 

@@ -137,11 +137,11 @@ def browse_filtered(run_id: str, *, clusters: list[int] | None = None, flags: li
     st.session_state[keys.SIGNAL_RUN] = run_id
     st.session_state[keys.CLUSTERS] = [int(c) for c in clusters or ()]
     st.session_state[keys.FLAGS] = list(flags or ())
-    st.switch_page(keys.BROWSE_PAGE)
+    keys.switch_page(keys.BROWSE_PAGE)
 
 
 def open_in_browse(run_id: str, pair_ids: list[str], *, source: str) -> None:
     """Hand `pair_ids` to the Browse page as its selection filter and go there."""
     keys.set_selection(pair_ids, source=source)
     st.session_state[keys.SIGNAL_RUN] = run_id
-    st.switch_page(keys.BROWSE_PAGE)
+    keys.switch_page(keys.BROWSE_PAGE)
