@@ -31,6 +31,32 @@ def _clean(value: Any) -> Any:
     return value
 
 
+@eval_app.command("noise")
+def eval_noise(
+    data: Annotated[Path, typer.Argument(metavar="DATA", exists=True, help="Labelled pairs, any file `curator "
+                                                                           "ingest` reads (e.g. HH-RLHF).")],
+    flip: Annotated[float, typer.Option("--flip", min=0.0, max=0.99, help="Share of labels flipped at random.")
+                    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the flips.")] = 0,
+    limit: Annotated[int | None, typer.Option("--limit", min=10, help="Use the first N pairs.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Flip a share of the labels, compute the signals with the default settings, and score how well the
+    issue score and the app's "likely flipped" flag find the flips."""
+    from curator.evals.noise import evaluate_noise, load_pairs
+    from curator.signals import SignalConfig
+
+    result = evaluate_noise(load_pairs(data, limit=limit), flip=flip, seed=seed, cfg=SignalConfig())
+    if as_json:
+        typer.echo(json.dumps(_clean(result)))
+        return
+    typer.echo(f"{data.name}: {result['n']:,} labelled pairs, {result['n_flipped']:,} flipped (seed {seed})")
+    typer.echo(f"accuracy {result['accuracy']:.3f} · issue score AUROC {result['auroc']:.3f}, AUPRC "
+               f"{result['auprc']:.3f}, precision@k {result['precision_at_k']:.3f}")
+    typer.echo(f"'likely flipped' flag: precision {result['flag_precision']:.3f}, recall {result['flag_recall']:.3f}, "
+               f"{result['flagged_share']:.1%} of pairs flagged")
+
+
 @eval_app.command("routing")
 def eval_routing(
     data: Annotated[Path, typer.Argument(metavar="DATA", exists=True, help="Pairs with human votes and AI verdicts "

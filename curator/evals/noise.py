@@ -8,6 +8,9 @@ which were flipped), then report
   (ties count half): how good a reward the flipped labels still train;
 - ``auroc`` / ``auprc``: of ``issue_score`` (higher = more likely mislabelled) for the flipped pairs;
 - ``precision_at_k``: share of flipped pairs among the k highest issue scores, k = number flipped;
+- ``flag_precision`` / ``flag_recall`` / ``flagged_share``: of the "likely flipped" flag the app
+  shows (``flag_flipped``): share of flagged pairs that were flipped, share of flipped pairs
+  flagged, share of labelled pairs flagged (with no flips, the flag's share on the data as is);
 - ``n``, ``n_flipped``, ``seconds``.
 
 `probe_baseline` is the reference line: a plain 5-fold logistic probe on embedding differences,
@@ -97,6 +100,18 @@ def _detection(flipped: np.ndarray, score: np.ndarray) -> dict[str, float]:
             "precision_at_k": float(flipped[top].mean())}
 
 
+def _flag_figures(flipped: np.ndarray, flag: np.ndarray) -> dict[str, float]:
+    """Precision and recall of a boolean flag for the flipped pairs, and the share flagged.
+
+    >>> _flag_figures(np.array([True, True, False, False]), np.array([True, False, True, False]))
+    {'flag_precision': 0.5, 'flag_recall': 0.5, 'flagged_share': 0.5}
+    """
+    flagged = int(flag.sum())
+    return {"flag_precision": float(flipped[flag].mean()) if flagged else float("nan"),
+            "flag_recall": float(flag[flipped].mean()) if flipped.any() else float("nan"),
+            "flagged_share": float(flag.mean()) if len(flag) else float("nan")}
+
+
 def _agreement(margin_original: np.ndarray) -> float:
     return float(np.mean((margin_original > 0) + 0.5 * (margin_original == 0)))
 
@@ -113,8 +128,9 @@ def evaluate_noise(pairs: pa.Table | Iterable[PairRecord], *, flip: float, seed:
         features: precomputed embeddings (they do not depend on labels, so a benchmark reuses them).
 
     Returns:
-        ``{"n", "n_flipped", "flip", "seed", "accuracy", "auroc", "auprc", "precision_at_k", "seconds"}``
-        over labelled pairs (AUROC etc. are NaN when nothing was flipped).
+        ``{"n", "n_flipped", "flip", "seed", "accuracy", "auroc", "auprc", "precision_at_k",
+        "flag_precision", "flag_recall", "flagged_share", "seconds"}`` over labelled pairs (AUROC
+        etc. are NaN when nothing was flipped).
     """
     if not 0.0 <= flip < 1.0:
         raise ValueError(f"`flip` must be in [0, 1), got {flip}.")
@@ -130,8 +146,21 @@ def evaluate_noise(pairs: pa.Table | Iterable[PairRecord], *, flip: float, seed:
     margin = result.signals.column("margin").to_numpy(zero_copy_only=False)
     original = np.where(flipped, -margin, margin)[labelled]
     issue = result.signals.column("issue_score").to_numpy(zero_copy_only=False)[labelled]
+    flag = np.asarray(result.signals.column("flag_flipped").fill_null(False).to_numpy(zero_copy_only=False),
+                      bool)[labelled]
     return {"n": int(labelled.sum()), "n_flipped": int(flipped.sum()), "flip": flip, "seed": seed,
-            "accuracy": _agreement(original), **_detection(flipped[labelled], issue), "seconds": round(seconds, 2)}
+            "accuracy": _agreement(original), **_detection(flipped[labelled], issue),
+            **_flag_figures(flipped[labelled], flag), "seconds": round(seconds, 2)}
+
+
+def load_pairs(path: str | Path, *, limit: int | None = None) -> pa.Table:
+    """A pairs table from any file `curator ingest` reads (HH-RLHF transcripts, prompt/chosen/rejected,
+    votes, ...), the first `limit` pairs."""
+    from itertools import islice
+
+    from curator.io import read_source
+
+    return _as_table(islice(read_source(path).records(), limit))
 
 
 def probe_baseline(emb_a: np.ndarray, emb_b: np.ndarray, labels: list[str | None], *, flip: float, seed: int,
