@@ -110,7 +110,8 @@ def export_cmd(
                             test_size=test_size, split_by=split_by, seed=seed)
     result = export(store, rec, out, options, export_id=export_id)
     data: dict[str, Any] = {"export_id": result.export_id, "path": str(result.path), "train": result.n_train,
-                            "test": result.n_test, "format": fmt.value}
+                            "test": result.n_test, "format": fmt.value,
+                            "labels_differing_from_dataset": result.card["counts"]["differ_from_dataset"]}
     if push:
         data["hub"] = push_to_hub(result.path, push)
     _print(data, as_json)

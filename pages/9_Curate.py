@@ -78,6 +78,7 @@ with ui.errors_shown():
         m[3].metric("Label sources", len(preview.label_sources))
         st.dataframe(cv.steps_frame(preview), hide_index=True, width="stretch", key="cur.steps")
         st.caption("Label sources: " + (", ".join(f"{k} {v:,}" for k, v in preview.label_sources.items()) or "none"))
+        cv.label_changes(preview)
         if preview.margin_edges:
             st.plotly_chart(cv.margin_chart(preview), key="cur.margins")
         if preview.clusters:

@@ -72,6 +72,10 @@ def render_card(card: dict[str, Any]) -> str:
                   f"no label from any allowed source, {counts.get('flipped_by_recipe', 0)} labels were flipped by "
                   f"the recipe. Split: test share {options.get('test_size')}, by {options.get('split_by')}, "
                   f"seed {options.get('seed')}.", ""]
+    if card.get("differ_from_dataset"):
+        by = ", ".join(f"{src} {n}" for src, n in card["differ_from_dataset"].items())
+        parts += [f"{sum(card['differ_from_dataset'].values())} exported labels differ from the label their dataset "
+                  f"carried (decided by: {by}).", ""]
     if card.get("label_sources"):
         parts += ["## Label sources", "", _table(("source", "pairs"), sorted(card["label_sources"].items())), ""]
     if card.get("difficulty"):

@@ -308,7 +308,9 @@ def card_data(selection: Selection, options: ExportOptions, *, export_id: str, n
         "curator_version": __version__, "format": "trl-preference-conversational" if options.conversational
         else "trl-preference-explicit-prompt",
         "counts": {"train": n_train, "test": n_test, "total": n_train + n_test, "input": p.n_input,
-                   "unlabelled_dropped": p.unlabelled, "flipped_by_recipe": p.flipped_by_recipe},
+                   "unlabelled_dropped": p.unlabelled, "flipped_by_recipe": p.flipped_by_recipe,
+                   "differ_from_dataset": sum(p.differ_from_dataset.values())},
+        "differ_from_dataset": p.differ_from_dataset, "differ_examples": p.differ_examples,
         "label_sources": p.label_sources, "difficulty": p.difficulty, "sources": sources,
         "signal_run": signal_run, "recipe": selection.recipe.to_dict(),
         "steps": [asdict(s) for s in p.steps], "options": options.to_dict(),

@@ -14,8 +14,10 @@ Sources, each giving "a", "b" or nothing:
 - ``consensus``: the common answer when every source that has one agrees (at least two sources
   must speak for the pair's source to read "consensus"; a single source is reported by its name).
 
-The priority (e.g. ``("consensus", "human", "ai", "dataset")``) is walked in order; the first
-source with an answer wins. Pure Python + pyarrow: no store, no streamlit.
+The priority (e.g. ``("consensus", "human", "dataset", "ai")``) is walked in order; the first
+source with an answer wins. By default labels a person gave (human votes, the dataset's own label)
+outrank AI verdicts, so an AI judge (or the reward ensemble voting as one) never silently replaces
+them; put "ai" before "dataset" to let it. Pure Python + pyarrow: no store, no streamlit.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 LABEL_SOURCES: tuple[str, ...] = ("consensus", "human", "ai", "dataset")
-DEFAULT_PRIORITY: tuple[str, ...] = ("consensus", "human", "ai", "dataset")
+DEFAULT_PRIORITY: tuple[str, ...] = ("consensus", "human", "dataset", "ai")
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ class Preview:
     splits: dict[str, int]
     difficulty: dict[str, int]
     flipped_by_recipe: int
+    differ_from_dataset: dict[str, int]  # label source -> kept pairs whose label is not the dataset's own
+    differ_examples: list[str]  # pair ids of some of them
     margin_edges: list[float]
     margin_counts_selected: list[int]
     margin_counts_input: list[int]
@@ -57,6 +59,16 @@ def _margins(table: pa.Table) -> np.ndarray:
         return np.array([])
     values = np.array([v for v in table.column("margin").to_pylist() if v is not None], dtype=float)
     return values[np.isfinite(values)]
+
+
+def _differences(rows: pa.Table, *, n_examples: int = 5) -> tuple[dict[str, int], list[str]]:
+    """Kept pairs whose exported label is not the label their dataset carried, by the source that decided."""
+    if "dataset_label" not in rows.column_names or "label" not in rows.column_names:
+        return {}, []
+    cols = [rows.column(c).to_pylist() for c in ("pair_id", "dataset_label", "label", "label_source")]
+    changed = [(pid, src or "recipe") for pid, ds, label, src in zip(*cols, strict=True)
+               if ds in ("a", "b") and label in ("a", "b") and label != ds]
+    return dict(sorted(Counter(src for _, src in changed).items())), [pid for pid, _ in changed[:n_examples]]
 
 
 def preview(selection: Selection, *, bins: int = 30, full_clusters: dict[int, int] | None = None) -> Preview:
@@ -100,9 +112,11 @@ def preview(selection: Selection, *, bins: int = 30, full_clusters: dict[int, in
         coverage = [ClusterCoverage(int(c), int(n), int(kept.get(c, 0))) for c, n in sorted(full.items())]
     flipped = int(sum(bool(v) for v in rows.column("recipe_flipped").to_pylist())) \
         if "recipe_flipped" in rows.column_names else 0
+    differ, examples = _differences(rows)
     return Preview(
         n_rows=rows.num_rows, n_input=inputs.num_rows, unlabelled=selection.unlabelled,
         label_sources=_counts(rows, "label_source"), splits=_counts(rows, "split"),
-        difficulty=_counts(rows, "difficulty"), flipped_by_recipe=flipped,
+        difficulty=_counts(rows, "difficulty"), flipped_by_recipe=flipped, differ_from_dataset=differ,
+        differ_examples=examples,
         margin_edges=edges_list, margin_counts_selected=counts_sel, margin_counts_input=counts_in,
         clusters=coverage, steps=selection.steps)

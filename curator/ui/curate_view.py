@@ -238,6 +238,21 @@ def coverage_chart(p: Preview, names: dict[int, str] | None = None) -> go.Figure
     return fig
 
 
+def label_changes(p: Preview) -> None:
+    """Say, before anything is written, how many exported labels are not the dataset's own, and show some."""
+    n = sum(p.differ_from_dataset.values())
+    if not n:
+        st.caption("Every exported label is the one its dataset carried.")
+        return
+    by = ", ".join(f"{src} {k:,}" for src, k in p.differ_from_dataset.items())
+    st.warning(f"{n:,} of the {p.n_rows:,} exported pairs get the opposite of their dataset's label (decided by: "
+               f"{inline(by, max_chars=200)}): chosen and rejected are swapped against the source file.",
+               icon=":material/swap_horiz:")
+    rows = [data.pair(pid) for pid in p.differ_examples]
+    st.dataframe([{"pair_id": r["pair_id"], "dataset label": r.get("label"), "prompt": (r.get("prompt") or "")[:200]}
+                  for r in rows if r], hide_index=True, width="stretch", key="cur.changed")
+
+
 def steps_frame(p: Preview) -> list[dict[str, Any]]:
     return [{"step": s.step, "rows in": s.rows_in, "removed": s.removed, "flipped": s.flipped} for s in p.steps]
 

@@ -79,6 +79,9 @@ class TestSnapshot:
             assert text in card, text
         manifest = json.loads((result.path / "manifest.json").read_text())
         assert manifest["signal_run"]["models"] == ["bt-minilm@1"] and manifest["sources"][0]["version"] == 1
+        # the human label of pair 20 is the opposite of its dataset label: the card says so
+        assert result.card["differ_from_dataset"] == {"human": 1} and result.card["counts"]["differ_from_dataset"] == 1
+        assert "1 exported labels differ from the label their dataset carried (decided by: human 1)." in card
 
     def test_conversational_and_datasets_folder(self, curation):
         from datasets import load_dataset, load_from_disk

@@ -211,3 +211,29 @@ class TestLabelsAndPreview:
         assert [(c.cluster, c.n_full, c.n_selected) for c in p.clusters] == [(0, 10, 6), (1, 10, 6), (2, 10, 6),
                                                                            (3, 10, 6)]
         assert p.clusters[0].share == 0.6
+
+
+def test_ai_verdicts_never_silently_replace_a_dataset_or_human_label():
+    """The default priority: human votes and the dataset's label outrank AI verdicts (an AI judge that
+    disagrees with a crowdworker label does not swap chosen and rejected); the preview counts every
+    exported label that differs from the dataset's, by the source that decided it."""
+    import pyarrow as pa
+
+    from curator.curate.labels import DEFAULT_PRIORITY, resolve_labels
+    from curator.curate.recipe import apply_recipe
+
+    pairs = pa.table({"pair_id": ["p0", "p1", "p2", "p3"], "dataset": ["d"] * 4, "split": ["train"] * 4,
+                      "row_index": [0, 1, 2, 3], "prompt": ["q0", "q1", "q2", "q3"], "prompt_messages": [None] * 4,
+                      "response_a": ["x"] * 4, "response_b": ["y"] * 4, "label": ["a", "a", "a", None]})
+    judgements = pa.table({"pair_id": ["p0", "p1", "p1", "p3"], "kind": ["ai", "ai", "human", "ai"],
+                           "annotator": ["rm", "rm", "h1", "rm"], "choice": ["b", "b", "b", "b"],
+                           "rationale": [None] * 4})
+    resolved = resolve_labels(["p0", "p1", "p2", "p3"], ["a", "a", "a", None], judgements)
+    assert DEFAULT_PRIORITY.index("dataset") < DEFAULT_PRIORITY.index("ai")
+    assert resolved.label == ["a", "b", "a", "b"] and resolved.source == ["dataset", "human", "dataset", "ai"]
+
+    p = preview(apply_recipe(pairs, Recipe(order="source"), judgements=judgements))
+    assert p.differ_from_dataset == {"human": 1} and p.differ_examples == ["p1"]
+    ai_first = preview(apply_recipe(pairs, Recipe(order="source", labels=("ai", "human", "dataset")),
+                                    judgements=judgements))
+    assert ai_first.differ_from_dataset == {"ai": 2} and set(ai_first.differ_examples) == {"p0", "p1"}
