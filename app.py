@@ -9,11 +9,12 @@ from __future__ import annotations
 import streamlit as st
 
 from curator import ui
-from curator.ui import keys, loading
+from curator.ui import loading
 
 user = ui.page_setup("Home")
 
 with ui.errors_shown():
+    ui.go_to_pending_page()
     ui.dataset_picker()
     st.title("Curator")
     st.markdown(
@@ -32,11 +33,11 @@ with ui.errors_shown():
             column_config={c: st.column_config.NumberColumn(c, format="localized")
                            for c in ("pairs", "labelled", "human", "AI")})
         with st.container(horizontal=True):
-            for d in summaries[:8]:
-                st.page_link(ui.BROWSE_PAGE, label=f"Browse {ui.inline(d.name, max_chars=30)}",
-                             icon=":material/table_rows:", query_params={keys.DATASET: d.name})
-                st.page_link(ui.OVERVIEW_PAGE, label=f"Overview of {ui.inline(d.name, max_chars=30)}",
-                             icon=":material/bar_chart:", query_params={keys.DATASET: d.name})
+            for i, d in enumerate(summaries[:8]):
+                st.button(f"Browse {ui.inline(d.name, max_chars=30)}", key=f"home.browse.{i}", type="tertiary",
+                          icon=":material/table_rows:", on_click=ui.open_dataset, args=(d.name, ui.BROWSE_PAGE))
+                st.button(f"Overview of {ui.inline(d.name, max_chars=30)}", key=f"home.overview.{i}", type="tertiary",
+                          icon=":material/bar_chart:", on_click=ui.open_dataset, args=(d.name, ui.OVERVIEW_PAGE))
     else:
         st.info("This database has no pairs yet: upload a file or load the demo data below.", icon=":material/inbox:")
 

@@ -131,6 +131,22 @@ class Selection:
     source: str = "selection"
 
 
+GO_TO = "nav.go_to"  # a page to switch to at the start of the next run (set by a callback)
+
+
+def open_dataset(dataset: str, page: str) -> None:
+    """Callback: put `dataset` in view (the sidebar picker's key) and go to `page` on the rerun."""
+    st.session_state[DATASET] = dataset
+    st.session_state[GO_TO] = page
+
+
+def go_to_pending_page() -> None:
+    """Switch to the page a callback asked for (`st.switch_page` does nothing inside a callback)."""
+    page = st.session_state.pop(GO_TO, None)
+    if page:
+        switch_page(page)
+
+
 def switch_page(page: str) -> None:
     """`st.switch_page` that keeps the dataset in view.
 

@@ -102,7 +102,7 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
         pg.get_by_role("button", name="Import").click()
         wait_for_app(pg)
         expect(pg.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"{N_PAIRS:,}")
-        expect(pg.get_by_role("link", name=f"Browse {DATASET}")).to_be_visible()
+        expect(pg.get_by_role("button", name=f"Browse {DATASET}")).to_be_visible()
         shots.append(shoot(pg, artifacts_dir, "journey-01-ingest"))
         done("ingest")
 

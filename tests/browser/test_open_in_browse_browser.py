@@ -66,3 +66,21 @@ def test_open_in_browse_keeps_the_second_dataset(two_url, page, button):
         assert "dataset=second" in pg.url
         expect(pg.get_by_text("of 4 pairs")).to_be_visible()  # the 4 disputed / flagged pairs of "second"
         rec.assert_clean()
+
+
+def test_home_links_open_the_dataset_they_name(two_url):
+    """The sidebar shows "first"; Home's "Browse second" opens second, not what the sidebar named."""
+    with chromium(expect_timeout_ms=30_000) as browser, recorded_page(browser) as (pg, rec):
+        open_page(pg, f"{two_url}/?dataset=first")
+        pg.get_by_role("button", name="Browse second").click()
+        wait_for_app(pg)
+        expect(pg.get_by_role("heading", name="Browse pairs")).to_be_visible()
+        expect(pg.get_by_text("of 12 pairs")).to_be_visible()
+        assert "dataset=second" in pg.url
+        open_page(pg, f"{two_url}/?dataset=second")
+        pg.get_by_role("button", name="Overview of first").click()
+        wait_for_app(pg)
+        expect(pg.get_by_role("heading", name="Overview")).to_be_visible()
+        expect(pg.get_by_test_id("stSidebar").get_by_text("3 pairs")).to_be_visible()
+        assert not pg.get_by_test_id("stException").count()
+        rec.assert_clean()
