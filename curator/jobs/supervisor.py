@@ -10,6 +10,7 @@ through Store methods: this module imports no duckdb and no streamlit.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -25,13 +26,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import psutil
 import pyarrow.parquet as pq
 
 import curator
 from curator.errors import JobError, StoreError
 from curator.jobs import imports
 from curator.jobs.engines import ENGINES, RAY_MISSING
-from curator.jobs.workdir import CANCELLED, CLUSTERS, CONFIG, DONE, ERROR, INPUT, LOG, PROGRESS, SIGNALS, WorkDir
+from curator.jobs.workdir import (
+    CANCELLED,
+    CLUSTERS,
+    CONFIG,
+    DONE,
+    ERROR,
+    INPUT,
+    LOG,
+    PROGRESS,
+    SIGNALS,
+    WORKER,
+    WorkDir,
+)
 from curator.jobs.worker import DEFAULT_COMPUTE, DEFAULT_STAGES
 
 if TYPE_CHECKING:
@@ -250,13 +264,15 @@ def _launch(store: Store, job: Job) -> None:
         store.fail_job(job.job_id, f"could not start the worker: {e}")
         return
     _PROCS[proc.pid] = proc
+    with contextlib.suppress(psutil.Error):
+        wd.write_json(WORKER, {"pid": proc.pid, "started": psutil.Process(proc.pid).create_time()})
     store.set_job_pid(job.job_id, proc.pid)
     logger.info("started worker pid %d for job %s", proc.pid, job.job_id)
 
 
 def _sync_running(store: Store, job: Job) -> None:
     wd = WorkDir(Path(job.work_dir or ""))
-    alive = job.pid is not None and _is_alive(job.pid)
+    alive = job.pid is not None and _is_alive(job.pid, (wd.read_json(WORKER) or {}).get("started"))
     # Read outcome files after the liveness check: a worker that exits writes them first.
     done, error, cancelled = wd.read_json(DONE), wd.read_json(ERROR), wd.read_json(CANCELLED)
     if done is not None:
@@ -303,8 +319,13 @@ def _load_result(store: Store, job: Job, wd: WorkDir, done: dict[str, Any]) -> N
     logger.info("job %s done: loaded run %s (%s rows)", job.job_id, run_id, done.get("rows"))
 
 
-def _is_alive(pid: int) -> bool:
-    """Whether the worker with this pid still runs (reaping it if it is our finished child)."""
+def _is_alive(pid: int, started: float | None = None) -> bool:
+    """Whether the worker with this pid still runs (reaping it if it is our finished child).
+
+    A pid we did not start is checked to be a worker, and one started at `started` (recorded at
+    launch) when known: a restarted container hands out the same small pids again, and a new
+    worker of another job must not keep a lost job "running".
+    """
     proc = _PROCS.get(pid)
     if proc is not None:
         if proc.poll() is None:
@@ -312,26 +333,18 @@ def _is_alive(pid: int) -> bool:
         _PROCS.pop(pid, None)
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc_dir = Path(f"/proc/{pid}")
-    if proc_dir.exists():  # Linux: a zombie is dead, and a reused pid is not our worker
-        try:
-            state = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmdline = (proc_dir / "cmdline").read_bytes()
-        except (OSError, IndexError):
-            return False
-        if state == "Z":
-            try:
+        other = psutil.Process(pid)
+        if other.status() == psutil.STATUS_ZOMBIE:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             return False
-        return b"curator.jobs.worker" in cmdline
-    return True
+        if "curator.jobs.worker" not in " ".join(other.cmdline()):
+            return False
+        return started is None or abs(other.create_time() - float(started)) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
 
 
 def _kill(pid: int | None, sig: signal.Signals) -> None:

@@ -28,6 +28,7 @@ CANCELLED = "cancelled.json"
 SIGNALS = "signals.parquet"
 CLUSTERS = "clusters.parquet"
 LOG = "log.txt"
+WORKER = "worker.json"  # pid and start time of the worker process (pids are reused)
 FEATURES = "features"
 
 # Files of one attempt's outcome; a retry removes them and keeps `features/` (the checkpoints).

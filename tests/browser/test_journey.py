@@ -252,8 +252,10 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
     store = Store(db)
     try:
         assert store.stats()["pairs"] == N_PAIRS
-        jobs = {j.job_id: j for j in store.jobs(limit=10)}
+        jobs = {j.job_id: j for j in store.jobs(limit=10, kind="signals")}
         assert len(jobs) == 2 and {j.status for j in jobs.values()} == {"done"}, jobs
+        (upload,) = store.jobs(kind="import")  # the Home page's import ran as a job
+        assert upload.status == "done" and upload.result["new_pairs"] == N_PAIRS
         assert jobs[rescore_job].run_id == rescore_job
         runs_by_id = {r.run_id: r for r in store.signal_runs(DATASET)}
         assert set(runs_by_id) == {j.run_id for j in jobs.values()}, runs_by_id

@@ -144,3 +144,28 @@ def test_app_and_worker_killed_then_reopened_shows_the_job_failed_not_running(ma
         assert jobs.wait(store, handle.job_id, poll=0.05, timeout=120).status == "done"
     finally:
         store.close()
+
+
+def test_a_reused_worker_pid_does_not_keep_a_lost_job_running(make_store, tmp_path):
+    """After a restart the old worker's pid may belong to a new worker of another job: the lost job is
+    failed, not shown "running" with its last progress for ever."""
+    from curator.jobs import supervisor
+
+    store = _store(make_store, "reused.duckdb")
+    store.submit_job("lost", kind="signals", dataset="d", params={}, cache_key="k-lost", work_dir=str(tmp_path / "w"))
+    (tmp_path / "w").mkdir()
+    store.claim_job("lost")
+    (tmp_path / "w" / "worker.json").write_text('{"pid": 1, "started": 1000.0}')  # the lost worker, long gone
+    store.update_job_progress("lost", 0.4, "embedding")
+    # a younger process whose command line is a worker's: what a reused pid looks like
+    impostor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "curator.jobs.worker"])
+    try:
+        time.sleep(0.3)
+        store.set_job_pid("lost", impostor.pid)
+        supervisor._PROCS.pop(impostor.pid, None)
+        jobs.sync(store)
+        job = store.job("lost")
+        assert job.status == "failed" and "exited without a result" in job.error
+    finally:
+        impostor.kill()
+        impostor.wait()
