@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curator.jobs.local import ORDER_FILE, run_local
+from curator.jobs.local import ORDER_FILE, TIMING_FILE, run_local
 from curator.jobs.workdir import write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -163,9 +163,12 @@ def _save_stage(stage_dir: Path, stage: Stage, outputs: dict[str, np.ndarray], n
         tmp = stage_dir / f".{out}.tmp.npy"
         np.save(tmp, outputs[out], allow_pickle=False)
         os.replace(tmp, stage_dir / f"{out}.npy")
+    timing_path = stage_dir / TIMING_FILE
+    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
     write_json_atomic(stage_dir / "complete.json", {"rows": n, "outputs": sorted(stage.outputs),
-                                                    "stage": stage.to_dict(), "elapsed_s": round(elapsed, 3)})
-    for part in [*stage_dir.glob("part-*.npz"), *stage_dir.glob(ORDER_FILE)]:
+                                                    "stage": stage.to_dict(), "elapsed_s": round(elapsed, 3),
+                                                    **timing})
+    for part in [*stage_dir.glob("part-*.npz"), *stage_dir.glob(ORDER_FILE), *stage_dir.glob(TIMING_FILE)]:
         part.unlink()
 
 

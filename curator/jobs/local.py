@@ -25,6 +25,7 @@ import multiprocessing as mp
 import os
 import queue
 import re
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,6 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curator.jobs.workdir import write_json_atomic
+
 if TYPE_CHECKING:
     from curator.jobs.engines import ProgressFn, Stage, StopFn
 
@@ -42,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 LENGTH_COLUMNS = ("prompt", "prompt_messages", "response_a", "response_b")
 ORDER_FILE = "order.npy"
+TIMING_FILE = "timing.json"  # seconds spent loading the scorer and scoring (merged into complete.json)
 
 
 def length_order(table: pa.Table) -> np.ndarray:
@@ -180,18 +184,27 @@ def run_local(input_path: Path, stage: Stage, *, stage_dir: Path, n: int, checkp
         kwargs = dict(stage.kwargs)
         if devices[0] != "auto" and "device" in kwargs:
             kwargs["device"] = devices[0]
+        t0 = time.monotonic()
         scorer = load_object(stage.scorer)(**kwargs)
+        load_s = time.monotonic() - t0
+        logger.info("stage %s: %r loaded in %.1f s", stage.name, scorer, load_s)
         progress = {"rows": rows_done}
 
         def on_chunk(rows: int) -> None:
             progress["rows"] += rows
             report(progress["rows"] / n, f"{progress['rows']}/{n} pairs")
 
+        t0 = time.monotonic()
         _score_chunks(scorer, table, order, todo, stage, stage_dir, on_chunk, should_stop)
+        write_json_atomic(stage_dir / TIMING_FILE, {"load_s": round(load_s, 3),
+                                                   "score_s": round(time.monotonic() - t0, 3), "workers": 1})
         del scorer
     elif todo:
+        t0 = time.monotonic()
         _run_sharded(input_path, stage, stage_dir=stage_dir, devices=devices, todo=todo, n=n, rows_done=rows_done,
                      report=report, should_stop=should_stop)
+        write_json_atomic(stage_dir / TIMING_FILE, {"wall_s": round(time.monotonic() - t0, 3),
+                                                   "workers": len(devices)})
     return _load_parts(stage_dir, stage, grid, order)
 
 
@@ -214,6 +227,7 @@ def _shard_main(input_path: str, stage: dict[str, Any], device: str, chunks: lis
         order = np.load(Path(stage_dir) / ORDER_FILE, allow_pickle=False)
         kwargs = {**st.kwargs, "device": device}
         scorer = load_object(st.scorer)(**kwargs)
+        logger.info("stage %s: %r", st.name, scorer)
         _score_chunks(scorer, table, order, chunks, st, Path(stage_dir), lambda rows: messages.put(("rows", rows)),
                       lambda: False)
         messages.put(("done", device))
@@ -229,11 +243,11 @@ def _run_sharded(input_path: Path, stage: Stage, *, stage_dir: Path, devices: tu
     ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
     messages = ctx.Queue()
     threads = max(1, (os.cpu_count() or 1) // len(devices))
-    shards = {d: todo[i::len(devices)] for i, d in enumerate(devices)}
+    shards = [(d, todo[i::len(devices)]) for i, d in enumerate(devices)]  # a device may be listed twice
     logger.info("stage %s: %d workers on %s, %d chunks", stage.name, len(devices), ", ".join(devices), len(todo))
-    procs = [ctx.Process(target=_shard_main, args=(str(input_path), stage.to_dict(), d, shards[d], str(stage_dir),
+    procs = [ctx.Process(target=_shard_main, args=(str(input_path), stage.to_dict(), d, chunks, str(stage_dir),
                                                    threads, messages), daemon=True)
-             for d in devices if shards[d]]
+             for d, chunks in shards if chunks]
     for p in procs:
         p.start()
     finished = 0
