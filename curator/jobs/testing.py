@@ -173,6 +173,8 @@ WORDS = ("the sky is blue green grass red why how what when cat dog run jump ver
 SHAPES: dict[str, dict[str, Any]] = {
     "tiny-llama": {"arch": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                    "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096},
+    "tiny-qwen2": {"arch": "qwen2", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                   "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096},
     "qwen2.5-0.5b": {"arch": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
                      "num_attention_heads": 14, "num_key_value_heads": 2, "vocab_size": 151936,
                      "tie_word_embeddings": True, "rope_theta": 1e6, "max_position_embeddings": 32768},
@@ -187,27 +189,12 @@ _TEMPLATES = {
 }
 
 
-def build_reward_model(path: str | Path, shape: str = "tiny-llama", *, device: str = "cpu", seed: int = 0) -> str:
-    """Save a sequence-classification reward model of `shape` (random weights) and a byte-level BPE
-    tokenizer with that family's chat template under `path`; returns the path.
-
-    The tokenizer (400 tokens, trained on `WORDS` on the spot) reads every word of `WORDS` as one or
-    two tokens, so synthetic texts have predictable lengths. Weights are bf16 on CUDA, fp32 on CPU.
-    """
-    import torch
+def bpe_tokenizer(arch: str = "llama", *, seed: int = 0) -> Any:
+    """A byte-level BPE tokenizer (400 tokens, trained on `WORDS` on the spot) with `arch`'s special
+    tokens and chat template ("llama": Llama 3, "qwen2": ChatML). Every word of `WORDS` is one or two tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (
-        LlamaConfig,
-        LlamaForSequenceClassification,
-        PreTrainedTokenizerFast,
-        Qwen2Config,
-        Qwen2ForSequenceClassification,
-    )
+    from transformers import PreTrainedTokenizerFast
 
-    if shape not in SHAPES:
-        raise ValueError(f"`shape` must be one of {sorted(SHAPES)}, got {shape!r}.")
-    spec = dict(SHAPES[shape])
-    arch = spec.pop("arch")
     special = ["<pad>", "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
                "<|im_start|>", "<|im_end|>", "<|endoftext|>"]
     tk = Tokenizer(models.BPE())
@@ -223,6 +210,21 @@ def build_reward_model(path: str | Path, shape: str = "tiny-llama", *, device: s
     else:
         tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tok.chat_template = _TEMPLATES[arch]
+    return tok
+
+
+def build_reward_model(path: str | Path, shape: str = "tiny-llama", *, device: str = "cpu", seed: int = 0) -> str:
+    """Save a sequence-classification reward model of `shape` (random weights) and its `bpe_tokenizer`
+    (with that family's chat template) under `path`; returns the path. Weights: bf16 on CUDA, fp32 on CPU.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForSequenceClassification, Qwen2Config, Qwen2ForSequenceClassification
+
+    if shape not in SHAPES:
+        raise ValueError(f"`shape` must be one of {sorted(SHAPES)}, got {shape!r}.")
+    spec = dict(SHAPES[shape])
+    arch = spec.pop("arch")
+    tok = bpe_tokenizer(arch, seed=seed)
     spec.setdefault("vocab_size", len(tok))
     ids = {"pad_token_id": tok.pad_token_id, "bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id,
            "num_labels": 1}
@@ -235,7 +237,7 @@ def build_reward_model(path: str | Path, shape: str = "tiny-llama", *, device: s
             model = Qwen2ForSequenceClassification(Qwen2Config(**spec, **ids))
         model = model.to(dtype)
         with torch.no_grad():  # a visible reward scale (the default head init is tiny)
-            model.score.weight.normal_(0, 1.0 / model.config.hidden_size ** 0.5 * 8)
+            model.score.weight.normal_(0, 8.0 / model.config.hidden_size ** 0.5)
     model.save_pretrained(path)
     tok.save_pretrained(path)
     del model
