@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -222,7 +223,11 @@ def main() -> None:
     names = [s for s in (args.shapes or ("llama-3-8b" if args.tiny else "qwen2.5-0.5b,llama-3-8b")).split(",") if s]
     work_root = Path(tempfile.mkdtemp(prefix="bench_signals_"))
     for si, name in enumerate(names):
-        row = bench_shape(name, args, si=si, device=device, dtype=dtype, peak=peak, work_root=work_root)
+        try:
+            row = bench_shape(name, args, si=si, device=device, dtype=dtype, peak=peak, work_root=work_root)
+        finally:  # an 8B checkpoint is 16 GB
+            for child in work_root.iterdir():
+                shutil.rmtree(child, ignore_errors=True)
         res[name] = row
         print(name, json.dumps(row), flush=True)
         print(f"{name}: product/direct = {row['product_over_direct']:.2f} (throughput ratio, goal >= 0.9); "

@@ -104,3 +104,15 @@ def test_signals_job_through_the_worker_scores_with_its_scorer_config(tiny_rm, p
     margins = table.loc[ordered.column("pair_id").to_pylist(), "margin"].to_numpy()
     np.testing.assert_allclose(margins, direct["reward_a"] - direct["reward_b"], atol=1e-4)
     store.close()
+
+
+def test_device_map_auto_spreads_one_model(tiny_rm, pairs):
+    """device_map="auto" (accelerate) places the model itself (here: the CPU) and gives the same rewards."""
+    pytest.importorskip("accelerate")
+    scorer = RewardScorer(tiny_rm, device_map="auto", max_length=512, token_budget=2048)
+    np.testing.assert_allclose(scorer(pairs)["reward_a"], _direct(tiny_rm, pairs, ScorerConfig(max_length=512,
+                               token_budget=2048))["reward_a"], atol=1e-4)
+    stage = signal_stages(SignalConfig(rewards=(tiny_rm,), scorer=ScorerConfig(device_map="auto")).to_dict())[1]
+    from curator.jobs.local import stage_devices
+
+    assert stage.kwargs["device_map"] == "auto" and stage_devices(stage) == ("auto",)  # one worker
