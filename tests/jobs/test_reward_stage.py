@@ -116,3 +116,19 @@ def test_device_map_auto_spreads_one_model(tiny_rm, pairs):
     from curator.jobs.local import stage_devices
 
     assert stage.kwargs["device_map"] == "auto" and stage_devices(stage) == ("auto",)  # one worker
+
+
+def test_ray_engine_runs_the_same_reward_stage(tiny_rm, pairs, tmp_path):
+    """On a cluster the same RewardScorer runs as a Ray Data actor with the stage's ScorerConfig kwargs."""
+    ray = pytest.importorskip("ray")
+    scorer = ScorerConfig(share_prompt=True, max_length=512, token_budget=2048)
+    stages = [s for s in signal_stages(SignalConfig(rewards=(tiny_rm,), scorer=scorer).to_dict())
+              if s.name.startswith("reward:")]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        on_ray = jobs.compute_features(_input(tmp_path, pairs), stages, engine="ray", cache_dir=tmp_path / "ray",
+                                       batch_size=16, actors=1)
+    finally:
+        ray.shutdown()
+    direct = _direct(tiny_rm, pairs, scorer)
+    np.testing.assert_allclose(on_ray[reward_feature_keys(tiny_rm)[0]], direct["reward_a"], atol=1e-4)
