@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curator.jobs.local import ORDER_FILE, TIMING_FILE, run_local
+from curator.jobs.local import ORDER_FILE, TIMING_FILE, run_local, spread_stages
 from curator.jobs.workdir import write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -120,6 +120,13 @@ def compute_features(input_path: str | Path, stages: list[Stage], *, engine: str
         _import_ray()  # fail before any work
     n = pq.ParquetFile(input_path).metadata.num_rows
     features: dict[str, np.ndarray] = {}
+    if engine == "local":
+        # Several reward models on several devices: run them side by side first (their chunks land
+        # as checkpoint parts, which the loop below merges), not one after another.
+        pending = [s for s in stages if _load_stage(Path(cache_dir) / s.key, s, n) is None]
+        spread_stages(Path(input_path), pending, cache_dir=Path(cache_dir), n=n, checkpoint_rows=checkpoint_rows,
+                      report=lambda f, m: on_progress(f * len(pending) / max(1, len(stages)), m) if on_progress
+                      else None, should_stop=should_stop or (lambda: False))
     for i, stage in enumerate(stages):
         def report(fraction: float, message: str, i: int = i, stage: Stage = stage) -> None:
             if on_progress:

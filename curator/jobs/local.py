@@ -210,9 +210,11 @@ def run_local(input_path: Path, stage: Stage, *, stage_dir: Path, n: int, checkp
 
 # -- one worker process per device ---------------------------------------------------------------
 
-def _shard_main(input_path: str, stage: dict[str, Any], device: str, chunks: list[tuple[int, int]],
-                stage_dir: str, threads: int, messages: Any) -> None:
-    """A device worker: score its chunks with the stage's scorer on `device`, report each one."""
+Task = tuple[dict[str, Any], str, list[tuple[int, int]]]  # (stage as a dict, stage dir, chunks)
+
+
+def _tasks_main(input_path: str, device: str, tasks: list[Task], threads: int, messages: Any) -> None:
+    """A device worker: for each task load the stage's scorer on `device`, score its chunks, free it."""
     from curator.jobs.engines import Stage, load_object
 
     try:
@@ -220,59 +222,111 @@ def _shard_main(input_path: str, stage: dict[str, Any], device: str, chunks: lis
 
         torch.set_num_threads(max(1, threads))
     except ImportError:
-        pass
+        torch = None
     try:
-        st = Stage(**{**stage, "devices": tuple(stage.get("devices") or ())})
         table = pq.read_table(input_path, memory_map=True)
-        order = np.load(Path(stage_dir) / ORDER_FILE, allow_pickle=False)
-        kwargs = {**st.kwargs, "device": device}
-        scorer = load_object(st.scorer)(**kwargs)
-        logger.info("stage %s: %r", st.name, scorer)
-        _score_chunks(scorer, table, order, chunks, st, Path(stage_dir), lambda rows: messages.put(("rows", rows)),
-                      lambda: False)
+        for stage, stage_dir, chunks in tasks:
+            st = Stage(**{**stage, "devices": tuple(stage.get("devices") or ())})
+            order = np.load(Path(stage_dir) / ORDER_FILE, allow_pickle=False)
+            scorer = load_object(st.scorer)(**{**st.kwargs, "device": device})
+            logger.info("stage %s: %r", st.name, scorer)
+            _score_chunks(scorer, table, order, chunks, st, Path(stage_dir), lambda rows: messages.put(("rows", rows)),
+                          lambda: False)
+            if callable(getattr(scorer, "close", None)):
+                scorer.close()
+            del scorer
         messages.put(("done", device))
     except BaseException as e:  # reported to the parent, which fails the stage with it
         messages.put(("error", f"{device}: {type(e).__name__}: {e}\n{traceback.format_exc()}"))
 
 
-def _run_sharded(input_path: Path, stage: Stage, *, stage_dir: Path, devices: tuple[str, ...],
-                 todo: list[tuple[int, int]], n: int, rows_done: int, report: ProgressFn, should_stop: StopFn
-                 ) -> None:
+def _run_workers(input_path: Path, work: list[tuple[str, list[Task]]], *, what: str, total: int, rows_done: int,
+                 report: ProgressFn, should_stop: StopFn) -> None:
+    """One spawned process per (device, tasks) entry; progress, cancellation and failures come back here."""
     from curator.jobs.engines import Cancelled
 
     ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
     messages = ctx.Queue()
-    threads = max(1, (os.cpu_count() or 1) // len(devices))
-    shards = [(d, todo[i::len(devices)]) for i, d in enumerate(devices)]  # a device may be listed twice
-    logger.info("stage %s: %d workers on %s, %d chunks", stage.name, len(devices), ", ".join(devices), len(todo))
-    procs = [ctx.Process(target=_shard_main, args=(str(input_path), stage.to_dict(), d, chunks, str(stage_dir),
-                                                   threads, messages), daemon=True)
-             for d, chunks in shards if chunks]
+    work = [(d, tasks) for d, tasks in work if any(chunks for _, _, chunks in tasks)]
+    threads = max(1, (os.cpu_count() or 1) // max(1, len(work)))
+    procs = [ctx.Process(target=_tasks_main, args=(str(input_path), d, tasks, threads, messages), daemon=True)
+             for d, tasks in work]
     for p in procs:
         p.start()
     finished = 0
     try:
         while finished < len(procs):
             if should_stop():
-                raise Cancelled(f"stage {stage.name} stopped with {rows_done}/{n} rows done")
+                raise Cancelled(f"{what} stopped with {rows_done}/{total} rows done")
             try:
                 kind, value = messages.get(timeout=0.2)
             except queue.Empty:
                 dead = [p for p in procs if p.exitcode not in (None, 0)]
                 if dead:
-                    raise RuntimeError(f"stage {stage.name}: a device worker died (exit code {dead[0].exitcode}); "
+                    raise RuntimeError(f"{what}: a device worker died (exit code {dead[0].exitcode}); "
                                        "retry resumes from the finished chunks.") from None
                 continue
             if kind == "rows":
                 rows_done += int(value)
-                report(rows_done / n, f"{rows_done}/{n} pairs on {len(procs)} devices")
+                report(rows_done / total, f"{rows_done}/{total} rows on {len(procs)} devices")
             elif kind == "done":
                 finished += 1
             else:
-                raise RuntimeError(f"stage {stage.name} failed on device {value}")
+                raise RuntimeError(f"{what} failed on device {value}")
     finally:
         for p in procs:
             if p.is_alive():
                 p.terminate()
         for p in procs:
             p.join(timeout=10)
+
+
+def _run_sharded(input_path: Path, stage: Stage, *, stage_dir: Path, devices: tuple[str, ...],
+                 todo: list[tuple[int, int]], n: int, rows_done: int, report: ProgressFn, should_stop: StopFn
+                 ) -> None:
+    logger.info("stage %s: %d workers on %s, %d chunks", stage.name, len(devices), ", ".join(devices), len(todo))
+    # Every D-th chunk per device (a device may be listed twice).
+    work = [(d, [(stage.to_dict(), str(stage_dir), todo[i::len(devices)])]) for i, d in enumerate(devices)]
+    _run_workers(input_path, work, what=f"stage {stage.name}", total=n, rows_done=rows_done, report=report,
+                 should_stop=should_stop)
+
+
+def spread_stages(input_path: Path, stages: list[Stage], *, cache_dir: Path, n: int, checkpoint_rows: int,
+                  report: ProgressFn, should_stop: StopFn) -> bool:
+    """Run several GPU stages (reward models) side by side over the same devices; True if it did.
+
+    With M models and D devices: M >= D puts model j on device j mod D (a device runs its models in
+    turn); M < D gives each model D // M devices, data parallel. Each model is loaded once per
+    device it uses. The chunks land as each stage's checkpoint parts, so `run_local` then only
+    merges them. Nothing happens (False) for fewer than two GPU stages, one device, a device_map
+    model, or stages on different devices.
+    """
+    gpu = [s for s in stages if s.gpu and s.kwargs.get("device_map") is None]
+    if len(gpu) < 2:
+        return False
+    devices = stage_devices(gpu[0])
+    if len(devices) < 2 or any(stage_devices(s) != devices for s in gpu[1:]):
+        return False
+    table = pq.read_table(input_path, memory_map=True)
+    grid = chunk_grid(n, checkpoint_rows)
+    m, d = len(gpu), len(devices)
+    per_device: list[list[Task]] = [[] for _ in devices]
+    rows_done = 0
+    for j, stage in enumerate(gpu):
+        stage_dir = cache_dir / stage.key
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        _order(stage_dir, table)
+        done = finished_chunks(stage_dir, grid)
+        rows_done += sum(b - a for a, b in done)
+        todo = [c for c in grid if c not in done]
+        owners = [j % d] if m >= d else list(range(j * (d // m), (j + 1) * (d // m)))
+        for i, owner in enumerate(owners):
+            per_device[owner].append((stage.to_dict(), str(stage_dir), todo[i::len(owners)]))
+    logger.info("%d GPU stages side by side on %s", m, ", ".join(devices))
+    t0 = time.monotonic()
+    _run_workers(input_path, list(zip(devices, per_device, strict=True)), what=f"{m} GPU stages", total=m * n,
+                 rows_done=rows_done, report=report, should_stop=should_stop)
+    for stage in gpu:  # the wall time of all of them together
+        write_json_atomic(cache_dir / stage.key / TIMING_FILE, {"wall_s": round(time.monotonic() - t0, 3),
+                                                               "workers": d, "side_by_side": m})
+    return True

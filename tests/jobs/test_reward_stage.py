@@ -132,3 +132,21 @@ def test_ray_engine_runs_the_same_reward_stage(tiny_rm, pairs, tmp_path):
         ray.shutdown()
     direct = _direct(tiny_rm, pairs, scorer)
     np.testing.assert_allclose(on_ray[reward_feature_keys(tiny_rm)[0]], direct["reward_a"], atol=1e-4)
+
+
+def test_two_reward_models_side_by_side_on_two_devices(tiny_rm, pairs, tmp_path_factory, tmp_path):
+    """Two models on two CPU "devices" run at once (one each) and give what one device gives in turn."""
+    other = build_reward_model(tmp_path_factory.mktemp("rm2") / "tiny2", "tiny-llama", seed=5)
+    path = _input(tmp_path, pairs)
+    results, metas = [], []
+    for i, devices in enumerate((("cpu",), ("cpu", "cpu"))):
+        scorer = ScorerConfig(max_length=512, token_budget=2048, devices=devices)
+        stages = [s for s in signal_stages(SignalConfig(rewards=(tiny_rm, other), scorer=scorer).to_dict())
+                  if s.name.startswith("reward:")]
+        results.append(jobs.compute_features(path, stages, cache_dir=tmp_path / f"f{i}", checkpoint_rows=16))
+        metas.append([json.loads(p.read_text()) for p in (tmp_path / f"f{i}").glob("reward*/complete.json")])
+    assert all(m.get("side_by_side") == 2 for m in metas[1]) and not any("side_by_side" in m for m in metas[0])
+    assert set(results[0]) == set(results[1]) and len(results[0]) == 4
+    for key in results[0]:
+        np.testing.assert_allclose(results[1][key], results[0][key], atol=1e-5, err_msg=key)
+    assert np.abs(results[0][reward_feature_keys(other)[0]] - results[0][reward_feature_keys(tiny_rm)[0]]).max() > 0.01
