@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from curator.signals.embed import length_batches
+from curator.signals.encoders.batching import length_batches
 from curator.signals.scoring import ScorerConfig
 from curator.signals.text import Messages, plain_conversation, prompt_messages
 
