@@ -417,8 +417,9 @@ class RewardScorer:
         full_mask = torch.cat([t_pmask2, t_cmask], dim=1)
         hidden = self._backbone(input_ids=t_cids, attention_mask=full_mask, position_ids=position_ids,
                                 use_cache=True, **{self._cache_arg: cache}).last_hidden_state
-        # Where the model's forward reads prefix + continuation; `_plan` keeps it inside the continuation.
-        reads = [_read_index([*prefixes[j // 2], *c], self.hf_pad) - len(prefixes[j // 2]) for j, c in enumerate(conts)]
+        # Where the model's forward reads prefix + continuation: `_plan` keeps it inside the continuation,
+        # so it is the continuation's own read position.
+        reads = [_read_index(c, self.hf_pad) for c in conts]
         h = hidden[torch.arange(2 * b, device=hidden.device), self._to(np.asarray(reads, np.int64))]
         del cache, out
         return self._head(h)[:, 0].float().view(b, 2)
