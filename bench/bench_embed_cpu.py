@@ -75,7 +75,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from curator.signals.embed import DEFAULT_EMBED_MODEL, EmbeddingScorer, bundled_minilm_path, probe_accuracy
+    from curator.evals.probe import probe_accuracy
+    from curator.signals.embed import DEFAULT_EMBED_MODEL, EmbeddingScorer, bundled_minilm_path
 
     if not Path(args.data).is_file():
         sys.exit(f"{args.data} not found (the shared datasets live in ../shared/data).")

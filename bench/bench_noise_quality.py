@@ -53,7 +53,8 @@ def hh_features(table, embedder: str, cache: Path) -> dict[str, np.ndarray]:
 
     h = hashlib.blake2b(digest_size=8)
     # The key covers the encoder code too: a changed embedder must not reuse stale vectors.
-    code = Path(embed_module.__file__).read_text() + Path(text_module.__file__).read_text()
+    code = "".join(f.read_text() for f in [Path(embed_module.__file__), Path(text_module.__file__),
+                                             *sorted((Path(embed_module.__file__).parent / "encoders").glob("*.py"))])
     for part in (embedder, code, *prompts, *a, *b):
         h.update(part.encode())
         h.update(b"\x1f")

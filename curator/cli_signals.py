@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, _open_store, _typer
+from curator.cli_options import config_options
 from curator.errors import JobError
+from curator.signals.scoring import ScorerConfig
 
 if TYPE_CHECKING:
     from curator.store import Job, Store
@@ -33,6 +35,7 @@ class Engine(StrEnum):
     ray = "ray"
 
 
+@config_options(ScorerConfig, into="scorer", panel="Reward-model scoring")
 def signals(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to compute signals for.")],
     db: DbOpt = DEFAULT_DB,
@@ -48,6 +51,7 @@ def signals(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    scorer: ScorerConfig | None = None,
 ) -> None:
     """Compute reward margins, uncertainty, clusters and noise flags for a dataset (a worker process).
 
@@ -57,7 +61,8 @@ def signals(
     from curator import jobs
     from curator.signals import SignalConfig
 
-    cfg = SignalConfig(embedder=embedder, rewards=tuple(reward or ()), n_folds=folds, seed=seed)
+    cfg = SignalConfig(embedder=embedder, rewards=tuple(reward or ()), n_folds=folds, seed=seed,
+                       scorer=scorer or ScorerConfig())
     store = _open_store(db)
     try:
         handle = jobs.submit_signals(store, dataset, cfg, engine=engine.value)

@@ -6,9 +6,10 @@ run over every pair of ``input.parquet``. Both engines run the same class on the
 batches and return its outputs in pair order, one ``(N, ...)`` array per output.
 
 Each finished stage is checkpointed under ``<cache_dir>/<stage.key>/`` as one ``.npy`` per output,
-so a retried job does not run it again; the local engine also checkpoints partial progress every
-``checkpoint_rows`` rows and resumes from there. Imports no duckdb; ray is imported only by the ray
-engine.
+so a retried job does not run it again. The local engine (`curator.jobs.local`) streams the whole
+input through the scorer in length-ordered chunks of ``checkpoint_rows`` rows, checkpoints every
+chunk and resumes from there, on one device or one worker per device. Imports no duckdb; ray is
+imported only by the ray engine.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curator.jobs.local import ORDER_FILE, TIMING_FILE, run_local, spread_stages
 from curator.jobs.workdir import write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -52,7 +55,10 @@ class Stage:
         scorer: import path ``module:Class`` of the scorer class.
         kwargs: constructor keyword arguments (JSON-able: they also key the checkpoint).
         outputs: scorer output name -> feature key handed to the compute function.
-        gpu: under Ray, give each actor one GPU when the cluster has one.
+        gpu: the scorer runs on a GPU when there is one: under Ray each actor gets one, locally one
+            worker per visible GPU (a CPU stage claims none).
+        devices: the local engine's devices, one worker each (data parallel); empty: every visible GPU
+            for a GPU stage (else the CPU), the ``device`` kwarg when that is set. Not in the key.
     """
 
     name: str
@@ -60,6 +66,7 @@ class Stage:
     kwargs: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     gpu: bool = False
+    devices: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -95,8 +102,8 @@ def compute_features(input_path: str | Path, stages: list[Stage], *, engine: str
         stages: the stages to run, in order.
         engine: ``local`` or ``ray``.
         cache_dir: checkpoint root (``<work_dir>/features``).
-        batch_size: rows per scorer call.
-        checkpoint_rows: the local engine saves partial output every this many rows.
+        batch_size: rows per scorer call under Ray.
+        checkpoint_rows: the local engine's chunk: rows per scorer call and per checkpoint.
         actors: Ray actor pool size (default: one per GPU, else 1).
         ray_address: Ray cluster to join (default: ``RAY_ADDRESS`` or a new local instance).
         on_progress: called with (fraction of all stages in [0, 1], message).
@@ -113,6 +120,13 @@ def compute_features(input_path: str | Path, stages: list[Stage], *, engine: str
         _import_ray()  # fail before any work
     n = pq.ParquetFile(input_path).metadata.num_rows
     features: dict[str, np.ndarray] = {}
+    if engine == "local":
+        # Several reward models on several devices: run them side by side first (their chunks land
+        # as checkpoint parts, which the loop below merges), not one after another.
+        pending = [s for s in stages if _load_stage(Path(cache_dir) / s.key, s, n) is None]
+        spread_stages(Path(input_path), pending, cache_dir=Path(cache_dir), n=n, checkpoint_rows=checkpoint_rows,
+                      report=lambda f, m: on_progress(f * len(pending) / max(1, len(stages)), m) if on_progress
+                      else None, should_stop=should_stop or (lambda: False))
     for i, stage in enumerate(stages):
         def report(fraction: float, message: str, i: int = i, stage: Stage = stage) -> None:
             if on_progress:
@@ -122,11 +136,12 @@ def compute_features(input_path: str | Path, stages: list[Stage], *, engine: str
         outputs = _load_stage(stage_dir, stage, n)
         if outputs is None:
             report(0.0, "starting")
-            run = _run_local if engine == "local" else _run_ray
+            started = time.monotonic()
+            run = run_local if engine == "local" else _run_ray
             outputs = run(Path(input_path), stage, stage_dir=stage_dir, n=n, batch_size=batch_size,
                           checkpoint_rows=checkpoint_rows, actors=actors, ray_address=ray_address, report=report,
                           should_stop=should_stop or (lambda: False))
-            _save_stage(stage_dir, stage, outputs, n)
+            _save_stage(stage_dir, stage, outputs, n, elapsed=time.monotonic() - started)
         else:
             logger.info("stage %s: loaded from checkpoint %s (%d rows)", stage.name, stage_dir, n)
         report(1.0, "done")
@@ -149,33 +164,19 @@ def _load_stage(stage_dir: Path, stage: Stage, n: int) -> dict[str, np.ndarray] 
     return {out: np.load(stage_dir / f"{out}.npy", allow_pickle=False) for out in stage.outputs}
 
 
-def _save_stage(stage_dir: Path, stage: Stage, outputs: dict[str, np.ndarray], n: int) -> None:
+def _save_stage(stage_dir: Path, stage: Stage, outputs: dict[str, np.ndarray], n: int, *, elapsed: float) -> None:
     stage_dir.mkdir(parents=True, exist_ok=True)
     for out in stage.outputs:
         tmp = stage_dir / f".{out}.tmp.npy"
         np.save(tmp, outputs[out], allow_pickle=False)
         os.replace(tmp, stage_dir / f"{out}.npy")
+    timing_path = stage_dir / TIMING_FILE
+    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
     write_json_atomic(stage_dir / "complete.json", {"rows": n, "outputs": sorted(stage.outputs),
-                                                    "stage": stage.to_dict()})
-    for part in stage_dir.glob("part-*.npz"):
+                                                    "stage": stage.to_dict(), "elapsed_s": round(elapsed, 3),
+                                                    **timing})
+    for part in [*stage_dir.glob("part-*.npz"), *stage_dir.glob(ORDER_FILE), *stage_dir.glob(TIMING_FILE)]:
         part.unlink()
-
-
-def _parts(stage_dir: Path) -> list[tuple[int, int, Path]]:
-    """Partial checkpoints that extend contiguously from row 0."""
-    found = []
-    for p in stage_dir.glob("part-*.npz"):
-        m = re.fullmatch(r"part-(\d+)-(\d+)\.npz", p.name)
-        if m:
-            found.append((int(m.group(1)), int(m.group(2)), p))
-    found.sort()
-    contiguous, end = [], 0
-    for start, stop, p in found:
-        if start != end:
-            break
-        contiguous.append((start, stop, p))
-        end = stop
-    return contiguous
 
 
 def _to_numpy(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
@@ -196,44 +197,6 @@ def _check_output(stage: Stage, out: dict[str, np.ndarray], rows: int) -> dict[s
 
 
 # -- engines ----------------------------------------------------------------------------------
-
-def _run_local(input_path: Path, stage: Stage, *, stage_dir: Path, n: int, batch_size: int, checkpoint_rows: int,
-               report: ProgressFn, should_stop: StopFn, **_: Any) -> dict[str, np.ndarray]:
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    parts = _parts(stage_dir)
-    start = parts[-1][1] if parts else 0
-    if start:
-        logger.info("stage %s: resuming at row %d of %d from partial checkpoints", stage.name, start, n)
-    scorer = load_object(stage.scorer)(**stage.kwargs) if start < n else None
-    buffer: dict[str, list[np.ndarray]] = {k: [] for k in stage.outputs}
-    buffer_start, row = start, 0
-    for batch in pq.ParquetFile(input_path).iter_batches(batch_size=batch_size):
-        if row + batch.num_rows <= start:
-            row += batch.num_rows
-            continue
-        if row < start:
-            batch = batch.slice(start - row)
-            row = start
-        if should_stop():
-            raise Cancelled(f"stage {stage.name} stopped at row {row}")
-        out = _check_output(stage, scorer(_to_numpy(batch)), batch.num_rows)
-        for k, a in out.items():
-            buffer[k].append(a)
-        row += batch.num_rows
-        if row - buffer_start >= checkpoint_rows or row == n:
-            tmp = stage_dir / f".part-{buffer_start:012d}.tmp.npz"
-            np.savez(tmp, **{k: np.concatenate(v) for k, v in buffer.items()})
-            os.replace(tmp, stage_dir / f"part-{buffer_start:012d}-{row:012d}.npz")
-            buffer = {k: [] for k in stage.outputs}
-            buffer_start = row
-        report(row / n, f"{row}/{n} pairs")
-    pieces: dict[str, list[np.ndarray]] = {k: [] for k in stage.outputs}
-    for _, _, path in _parts(stage_dir):
-        with np.load(path, allow_pickle=False) as part:
-            for k in stage.outputs:
-                pieces[k].append(part[k])
-    return {k: np.concatenate(v) if v else np.zeros((0,)) for k, v in pieces.items()}
-
 
 def _import_ray() -> Any:
     try:

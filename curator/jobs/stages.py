@@ -2,7 +2,8 @@
 
 Stage 1 embeds every pair with `PairEmbeddingScorer` (`curator.signals.embed.EmbeddingScorer`
 plus the three extra embeddings `compute_signals` makes when it embeds by itself); one more stage
-per reward model scores both responses with `curator.signals.reward.RewardScorer`. Their outputs
+per reward model scores both responses with `curator.signals.reward.RewardScorer`, run with the
+config's `curator.signals.scoring.ScorerConfig`. Their outputs
 go to `curator.signals.compute_signals(..., features=...)` under the keys it documents, so it
 skips that work and gives the same numbers as when it embeds in-process.
 """
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from curator.jobs.engines import Stage
-from curator.signals.embed import EmbeddingScorer
+from curator.signals.embed import EmbeddingScorer, embed_runs_on_gpu, resolve_embed_model
+from curator.signals.scoring import ScorerConfig
 
 EMBED_SCORER = "curator.jobs.stages:PairEmbeddingScorer"
 REWARD_SCORER = "curator.signals.reward:RewardScorer"
@@ -47,12 +49,21 @@ def reward_feature_keys(model: str) -> tuple[str, str]:
 
 
 def signal_stages(config: dict[str, Any]) -> list[Stage]:
-    """The stages for a `SignalConfig.to_dict()`: embeddings, then each reward model."""
+    """The stages for a `SignalConfig.to_dict()`: embeddings, then each reward model.
+
+    Every reward stage gets the config's `ScorerConfig` knobs (dtype, attention, token budget, max
+    length, batch size, share_prompt, device_map) and its devices. The embed stage claims a GPU
+    only when its encoder runs on one (a transformer; the static and ONNX encoders run on the CPU).
+    """
+    scorer = ScorerConfig.from_dict(config.get("scorer"))
     device = config.get("device")
-    stages = [Stage("embed", EMBED_SCORER, {"model": config.get("embedder") or "default", "device": device},
-                    {k: k for k in EMBED_OUTPUTS}, gpu=True)]
+    embedder = resolve_embed_model(config.get("embedder") or "default", device)
+    embed_gpu = embed_runs_on_gpu(embedder, device)
+    stages = [Stage("embed", EMBED_SCORER, {"model": embedder, "device": device}, {k: k for k in EMBED_OUTPUTS},
+                    gpu=embed_gpu, devices=scorer.devices if embed_gpu else ())]
     for model in config.get("rewards") or ():
         key_a, key_b = reward_feature_keys(model)
-        stages.append(Stage(f"reward:{model}", REWARD_SCORER, {"model": model, "device": device},
-                            {"reward_a": key_a, "reward_b": key_b}, gpu=True))
+        stages.append(Stage(f"reward:{model}", REWARD_SCORER, {"model": model, "device": device,
+                                                                **scorer.reward_kwargs()},
+                            {"reward_a": key_a, "reward_b": key_b}, gpu=True, devices=scorer.devices))
     return stages

@@ -94,7 +94,7 @@ def default_runs_dir(store: Store) -> Path:
 
 
 def submit_signals(store: Store, dataset: str, cfg: SignalsConfig, *, engine: str = "local",
-                   runs_dir: str | Path | None = None, batch_size: int = 256, checkpoint_rows: int = 4096,
+                   runs_dir: str | Path | None = None, batch_size: int = 256, checkpoint_rows: int = 8192,
                    actors: int | None = None, ray_address: str | None = None, compute: str = DEFAULT_COMPUTE,
                    stages: str = DEFAULT_STAGES) -> JobHandle:
     """Queue a signals job for `dataset`, or return the run already computed for the same key.
@@ -105,8 +105,9 @@ def submit_signals(store: Store, dataset: str, cfg: SignalsConfig, *, engine: st
         cfg: the signals config (`curator.signals.SignalConfig`).
         engine: ``local`` (one worker process) or ``ray`` (the scorers under Ray Data).
         runs_dir: where work dirs go; default ``runs/`` beside the database file.
-        batch_size: pairs per scorer call.
-        checkpoint_rows: the local engine saves partial feature output every this many pairs.
+        batch_size: pairs per scorer call under Ray Data.
+        checkpoint_rows: the local engine's chunk: pairs per scorer call (sorted by length within it,
+            tokenized ahead of the device) and per checkpoint.
         actors: Ray actor pool size (default one per GPU, else 1).
         ray_address: Ray cluster to join (default ``RAY_ADDRESS`` or a local instance).
         compute, stages: import paths of the compute function and the stage list builder; tests

@@ -115,7 +115,7 @@ def run(work_dir: str | Path) -> str:
                     spec.get("engine", "local"), [s.name for s in stages])
         features = compute_features(
             wd.file(INPUT), stages, engine=spec.get("engine", "local"), cache_dir=wd.features,
-            batch_size=int(spec.get("batch_size", 256)), checkpoint_rows=int(spec.get("checkpoint_rows", 4096)),
+            batch_size=int(spec.get("batch_size", 256)), checkpoint_rows=int(spec.get("checkpoint_rows", 8192)),
             actors=spec.get("actors"), ray_address=spec.get("ray_address"),
             on_progress=lambda f, m: progress(share * f, m), should_stop=wd.is_cancel_requested)
         compute = load_object(spec.get("compute") or DEFAULT_COMPUTE)

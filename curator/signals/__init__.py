@@ -7,6 +7,8 @@ sentence-transformers, cleanlab, umap) are imported inside the functions that ne
 Public surface:
 
 - `SignalConfig`: every knob of a signals run (round-trips through a dict; `cache_key`).
+- `ScorerConfig` (``SignalConfig.scorer``): how reward models run (dtype, attention, batching,
+  prompt sharing, devices); `curator.signals.scoring`.
 - `compute_signals(pairs, cfg, *, features=None, on_progress=None, should_stop=None) -> SignalResult`.
 - `SignalResult`: ``signals`` (pair_id + `curator.schema.SIGNAL_COLUMNS` + ``model_margins``),
   ``clusters`` (cluster, name, size, terms) and ``models``.
@@ -23,6 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from curator.signals.scoring import ScorerConfig
+
 # Bump when the same config would produce different numbers (new features, new defaults).
 SIGNALS_VERSION = 2  # 2: near-duplicate vectors centred
 
@@ -36,6 +40,7 @@ class SignalConfig:
     embedder (`str`, defaults to `"default"`): embedding model (`curator.signals.embed.EmbeddingScorer`).
     rewards (`tuple[str, ...]`, defaults to `()`): HF sequence-classification reward models joining the ensemble.
     device (`str` or `None`, defaults to `None`): torch device for the embedder and reward models.
+    scorer (`ScorerConfig`): how reward models run (dtype, attention, batching, share_prompt, devices).
 
     > Parameters that control the reward ensemble and uncertainty
 
@@ -60,6 +65,9 @@ class SignalConfig:
                 "embedded Bradley-Terry ensemble, each rescaled by an out-of-fold temperature."})
     device: str | None = field(default=None, metadata={
         "help": "Torch device for embedder and reward models ('cpu', 'cuda', 'cuda:1'); None picks CUDA when available."})
+    scorer: ScorerConfig = field(default_factory=ScorerConfig, metadata={
+        "help": "How reward models run: dtype, attention kernel, token budget, max length, batch size, prompt "
+                "sharing and devices (`curator.signals.scoring.ScorerConfig`; a dict of its fields works too)."})
     # Parameters that control the reward ensemble and uncertainty
     n_folds: int = field(default=5, metadata={
         "help": "Cross-fitting folds: a labelled pair's margin comes only from heads trained without it."})
@@ -77,6 +85,10 @@ class SignalConfig:
         "help": "Cosine of (prompt, responses) pair embeddings at or above which two pairs are near-duplicates."})
 
     def __post_init__(self) -> None:
+        if isinstance(self.scorer, dict):
+            object.__setattr__(self, "scorer", ScorerConfig.from_dict(self.scorer))
+        elif not isinstance(self.scorer, ScorerConfig):
+            raise TypeError(f"`scorer` must be a ScorerConfig or a dict of its fields, got {type(self.scorer).__name__}.")
         if isinstance(self.rewards, str | list):
             object.__setattr__(self, "rewards", (self.rewards,) if isinstance(self.rewards, str) else
                                tuple(self.rewards))
@@ -93,8 +105,10 @@ class SignalConfig:
             raise ValueError(f"`rewards` lists a model twice: {list(self.rewards)}.")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+        """Plain JSON-able dict (tuples become lists, `scorer` a dict)."""
+        out = {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+        out["scorer"] = self.scorer.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SignalConfig:
@@ -109,14 +123,24 @@ class SignalConfig:
         return cls(**kw)
 
     def cache_key(self, dataset_version: int, dataset: str) -> str:
-        """Stable hash of (dataset, version, every field but `device`, algorithm version).
+        """Stable hash of (dataset, version, every field that changes the numbers, algorithm version).
+
+        Left out: `device`, and the scorer's speed knobs (`curator.signals.scoring.RUNTIME_FIELDS`); the
+        scorer's other fields count only when reward models are set.
 
         >>> SignalConfig().cache_key(1, "hh") == SignalConfig(device="cpu").cache_key(1, "hh")
         True
         >>> SignalConfig().cache_key(1, "hh") == SignalConfig().cache_key(2, "hh")
         False
         """
-        params = {k: v for k, v in self.to_dict().items() if k != "device"}  # same numbers on any device
+        params = {k: v for k, v in self.to_dict().items() if k not in ("device", "scorer")}  # same on any device
+        if self.rewards:
+            params["scorer"] = self.scorer.cache_params()
+        from curator.signals.embed import DEFAULT_EMBED_MODEL, resolve_embed_model
+
+        resolved = resolve_embed_model(self.embedder, self.device)
+        if self.embedder == "default" and resolved != DEFAULT_EMBED_MODEL:  # "default" is MiniLM on a GPU
+            params["embedder"] = resolved
         blob = json.dumps({"dataset": dataset, "version": int(dataset_version), "params": params,
                            "signals_version": SIGNALS_VERSION}, sort_keys=True)
         return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
@@ -150,4 +174,4 @@ class SignalResult:
 
 from curator.signals.pipeline import Cancelled, compute_signals  # noqa: E402 (needs SignalConfig defined first)
 
-__all__ = ["SIGNALS_VERSION", "Cancelled", "SignalConfig", "SignalResult", "compute_signals"]
+__all__ = ["SIGNALS_VERSION", "Cancelled", "ScorerConfig", "SignalConfig", "SignalResult", "compute_signals"]

@@ -121,7 +121,7 @@ def _reward_margins(texts: dict[str, list[str]], feats: dict[str, np.ndarray], c
         else:
             from curator.signals.reward import RewardScorer
 
-            scored = RewardScorer(model, device=cfg.device)(
+            scored = RewardScorer(model, device=cfg.device, **cfg.scorer.reward_kwargs())(
                 {"prompt": texts["prompt"], "prompt_messages": texts["messages"], "response_a": texts["a"],
                  "response_b": texts["b"]})
             ra, rb = scored["reward_a"], scored["reward_b"]

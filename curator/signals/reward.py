@@ -11,9 +11,15 @@ How it stays fast and bounded:
   and cut into batches of at most `token_budget` padded tokens, padded per batch; results go back to
   input order;
 - bf16 weights and SDPA attention on CUDA, fp32 on CPU, ``torch.inference_mode``;
-- for decoder reward models (a ``score`` head over the last token) the head is applied only at each
-  sequence's last real token, found from the attention mask, so a pad id that equals EOS cannot
-  shift it;
+- for decoder reward models (a ``score`` head over the last token) the head is applied only at the
+  token the model's own forward would read (the rightmost one that is not ``config.pad_token_id``,
+  the last one when that is unset), found on the host from the unpadded sequence, so the batch's
+  padding never moves it;
+- text-pair models (BERT, DeBERTa) get their segment ids (``token_type_ids``); models whose head is
+  not a ``score`` layer run their own forward, padded with an id that keeps its pooling where an
+  unpadded call puts it;
+- `prepare` (tokenization, CPU) and `run` (the model) are separate, so a caller can tokenize the
+  next chunk in a thread while the device works on this one; `run` copies results to the host once;
 - `share_prompt=True` runs the tokens the two responses share (the prompt) once and continues both
   responses from its KV cache: about a third less compute when prompts are two thirds of the tokens.
 
@@ -26,19 +32,23 @@ This module imports no duckdb and no streamlit and does no database I/O.
 from __future__ import annotations
 
 import gc
+import inspect
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from curator.signals.embed import length_batches
+from curator.signals.encoders.batching import length_batches
+from curator.signals.scoring import ScorerConfig
 from curator.signals.text import Messages, plain_conversation, prompt_messages
 
 logger = logging.getLogger(__name__)
 
 REWARD_COLUMNS: tuple[str, ...] = ("reward_a", "reward_b")
 _PLAIN_JOIN = "\n"
+_D = ScorerConfig()  # the defaults (one source: `curator.signals.scoring.ScorerConfig`)
 
 
 def _text_or_none(value: Any) -> Any:
@@ -66,12 +76,68 @@ def _pad_right(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, 
     return ids, mask
 
 
+def _read_index(seq: Sequence[int], hf_pad: int | None) -> int:
+    """Where Hugging Face's sequence-classification forward reads an unpadded sequence: its rightmost
+    token that is not ``pad_token_id`` (0 when every token is), or the last token when that is unset."""
+    if hf_pad is None:
+        return len(seq) - 1
+    for i in range(len(seq) - 1, -1, -1):
+        if seq[i] != hf_pad:
+            return i
+    return 0
+
+
+def _sliding_window(config: Any) -> int | None:
+    """The sliding-attention window of a decoder config, None when every layer attends to everything."""
+    window = getattr(config, "sliding_window", None)
+    types = getattr(config, "layer_types", None)
+    if window is None or (types is not None and "sliding_attention" not in types):
+        return None
+    if types is None and getattr(config, "use_sliding_window", True) is False:
+        return None
+    return int(window)
+
+
+def _resolve_dtype(dtype: Any, device: str) -> Any:
+    import torch
+
+    if dtype is None or dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, dtype) if isinstance(dtype, str) else dtype
+
+
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+    if n == 0:
+        return 0
+    diff = np.flatnonzero(np.asarray(a[:n]) != np.asarray(b[:n]))
+    return int(diff[0]) if len(diff) else n
+
+
+def _fold_system(conv: Messages) -> Messages:
+    """The conversation with a leading system turn prepended to the first user turn (unchanged without one)."""
+    if not conv or conv[0]["role"] != "system" or len(conv) < 2 or conv[1]["role"] != "user":
+        return conv
+    return [{"role": "user", "content": f"{conv[0]['content']}\n\n{conv[1]['content']}"}, *conv[2:]]
+
+
+@dataclass
+class _Plan:
+    """A batch after `RewardScorer.prepare`: what `RewardScorer.run` sends to the device.
+
+    ``plain``: (ids, segment ids or None) per sequence scored alone, with ``rows`` its slot in the
+    (2N,) output (pair i's a is slot i, its b slot N + i). Shared-prompt pairs: ``shared_rows`` (pair
+    index), ``prefixes``, ``conts_a``, ``conts_b``.
+    """
+
+    n: int
+    rows: np.ndarray
+    plain: list[tuple[list[int], list[int] | None]]
+    shared_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    prefixes: list[list[int]] = field(default_factory=list)
+    conts_a: list[list[int]] = field(default_factory=list)
+    conts_b: list[list[int]] = field(default_factory=list)
+    pair_id: np.ndarray | None = None
 
 
 class RewardScorer:
@@ -100,8 +166,10 @@ class RewardScorer:
 
     name = "reward"
 
-    def __init__(self, model: str, *, device: str | None = None, dtype: Any = None, max_length: int = 2048,
-                 token_budget: int = 65536, attn_implementation: str = "sdpa", share_prompt: bool = False,
+    def __init__(self, model: str, *, device: str | None = None, dtype: Any = _D.dtype,
+                 max_length: int = _D.max_length, token_budget: int = _D.token_budget,
+                 batch_size: int = _D.batch_size, attn_implementation: str = _D.attn_implementation,
+                 share_prompt: bool = _D.share_prompt, device_map: str | None = _D.device_map,
                  trust_remote_code: bool = False) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -109,31 +177,43 @@ class RewardScorer:
         if not isinstance(model, str) or not model:
             raise ValueError(f"`model` must be a local path or hub id of a reward model, got {model!r}.")
         _check_lengths(max_length, token_budget)
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if dtype is None:
-            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        elif isinstance(dtype, str):
-            dtype = getattr(torch, dtype)
-        hf_model = AutoModelForSequenceClassification.from_pretrained(
-            model, dtype=dtype, attn_implementation=attn_implementation, trust_remote_code=trust_remote_code,
-        ).to(device)
+        if device_map is None:
+            device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        load = dict(dtype=_resolve_dtype(dtype, device or ("cuda" if torch.cuda.is_available() else "cpu")),
+                    trust_remote_code=trust_remote_code,
+                    # Straight onto the device (no full copy in host RAM first); with device_map="auto"
+                    # accelerate spreads the layers over every visible GPU.
+                    device_map=device_map or device)
+        try:
+            hf_model = AutoModelForSequenceClassification.from_pretrained(
+                model, attn_implementation=attn_implementation, **load)
+        except ValueError as e:
+            if "attention implementation" not in str(e) and "attn_implementation" not in str(e):
+                raise
+            # DeBERTa, Gemma 2 and others have no SDPA path: their own default attention is the one they have.
+            logger.info("%s does not support attn_implementation=%r; using its default.", model, attn_implementation)
+            hf_model = AutoModelForSequenceClassification.from_pretrained(model, **load)
+        if device_map is not None:
+            device = str(hf_model.get_input_embeddings().weight.device)
         tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
         self._setup(hf_model, tokenizer, name=model, device=device, max_length=max_length,
-                    token_budget=token_budget, share_prompt=share_prompt)
+                    token_budget=token_budget, batch_size=batch_size, share_prompt=share_prompt)
 
     @classmethod
-    def from_model(cls, model: Any, tokenizer: Any, *, max_length: int = 2048, token_budget: int = 65536,
-                   share_prompt: bool = False, name: str | None = None) -> RewardScorer:
+    def from_model(cls, model: Any, tokenizer: Any, *, max_length: int = _D.max_length,
+                   token_budget: int = _D.token_budget, batch_size: int = _D.batch_size,
+                   share_prompt: bool = _D.share_prompt, name: str | None = None) -> RewardScorer:
         """A scorer around an already loaded sequence-classification model (on its device and dtype) and tokenizer."""
         _check_lengths(max_length, token_budget)
         scorer = cls.__new__(cls)
-        device = str(next(model.parameters()).device)
+        device = str(model.get_input_embeddings().weight.device)
         scorer._setup(model, tokenizer, name=name or getattr(model, "name_or_path", "") or type(model).__name__,
-                      device=device, max_length=max_length, token_budget=token_budget, share_prompt=share_prompt)
+                      device=device, max_length=max_length, token_budget=token_budget, batch_size=batch_size,
+                      share_prompt=share_prompt)
         return scorer
 
     def _setup(self, model: Any, tokenizer: Any, *, name: str, device: str, max_length: int, token_budget: int,
-               share_prompt: bool) -> None:
+               batch_size: int, share_prompt: bool) -> None:
         import torch
 
         # Model
@@ -143,23 +223,41 @@ class RewardScorer:
         self.dtype = next(model.parameters()).dtype
         self.max_length = max_length
         self.token_budget = token_budget
+        self.batch_size = batch_size
         if getattr(model.config, "num_labels", 1) != 1:
             logger.warning("%s has %d outputs; using output 0 as the reward.", name, model.config.num_labels)
         # Processing class
         self.tokenizer = tok = tokenizer
-        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-        if model.config.pad_token_id is None:
-            model.config.pad_token_id = self.pad_id
+        text_config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+        self._text_config = text_config
+        # The model's own pad id (None when unset) decides where its forward reads a sequence; never changed here.
+        self.hf_pad = text_config.pad_token_id
+        self.pad_id = next((p for p in (tok.pad_token_id, self.hf_pad, tok.eos_token_id) if p is not None), 0)
         self.use_chat_template = bool(getattr(tok, "chat_template", None))
         self.bos_id = tok.bos_token_id
+        forward_args = inspect.signature(model.forward).parameters
+        # Text-pair models read segment ids: BERT-style tokenizers make them, the model takes them.
+        self.uses_token_type = ("token_type_ids" in getattr(tok, "model_input_names", ())
+                                and "token_type_ids" in forward_args)
         # Decoder reward models: our own last-token head (needed for the shared-prompt KV cache).
         prefix = getattr(model, "base_model_prefix", "")
         self._backbone = getattr(model, prefix, None) if prefix else None
         self._head = getattr(model, "score", None)
         self.last_token_head = (self._backbone is not None and isinstance(self._head, torch.nn.Linear)
-                                and not getattr(model.config, "is_encoder_decoder", False))
+                                and not getattr(model.config, "is_encoder_decoder", False)
+                                and not self.uses_token_type)
+        # transformers 5.25 renamed the backbone's `past_key_values` argument to `cache`.
+        self._cache_arg = ("cache" if self._backbone is not None and "cache" in
+                           inspect.signature(self._backbone.forward).parameters else "past_key_values")
         self.share_prompt = share_prompt
-        if share_prompt and not self.last_token_head:
+        window = _sliding_window(text_config)
+        if share_prompt and self.last_token_head and window is not None and 2 * max_length > window:
+            # A padded prefix plus its continuation may pass the window: the sliding layers' cache then
+            # drops tokens the plain forward keeps.
+            logger.warning("`share_prompt` needs 2 * max_length (%d) within %s's sliding window (%d); prompts are "
+                           "scored with each response. Lower max_length to share them.", 2 * max_length, name, window)
+            self.share_prompt = False
+        elif share_prompt and not self.last_token_head:
             logger.warning("`share_prompt` needs a decoder reward model with a `score` head; %s (%s) has none, "
                            "so prompts are scored with each response. Set share_prompt=False to silence this.",
                            name, type(model).__name__)
@@ -179,18 +277,23 @@ class RewardScorer:
 
     def tokenize(self, conversations: Sequence[Messages], responses: Sequence[str], *,
                  truncate: bool = True) -> list[list[int]]:
-        """Token ids of each (prompt messages, response), as the reward model reads them.
+        """Token ids of each (prompt messages, response), as the reward model reads them (see `encode`)."""
+        return self.encode(conversations, responses, truncate=truncate)[0]
+
+    def encode(self, conversations: Sequence[Messages], responses: Sequence[str], *,
+               truncate: bool = True) -> tuple[list[list[int]], list[list[int]] | None]:
+        """Token ids, and segment ids for text-pair models (else None), of each (prompt messages, response).
 
         With a chat template: the template over the messages plus ``{"role": "assistant", "content":
-        response}``, tokenized without extra special tokens (the template has them). Without one: a
+        response}``, tokenized without extra special tokens (the template has them); a template that
+        rejects a system turn (Gemma's) gets it folded into the first user turn. Without one: a
         tokenizer with a separator (BERT-style) gets the text pair ``[CLS] prompt [SEP] response [SEP]``
-        with the prompt cut from its start; others get ``prompt + "\\n" + response``.
+        with the prompt cut from its start, and its segment ids; others get ``prompt + "\\n" + response``.
         """
         tok = self.tokenizer
         if self.use_chat_template:
             convs = [[*m, {"role": "assistant", "content": r}] for m, r in zip(conversations, responses, strict=True)]
-            texts = tok.apply_chat_template(convs, tokenize=False)
-            ids = tok(list(texts), add_special_tokens=False)["input_ids"]
+            ids = tok(self._render(convs), add_special_tokens=False)["input_ids"]
         elif tok.sep_token_id is not None and tok.cls_token_id is not None:
             # Text pair through the Rust backend: cut the prompt from its start and the response from
             # its end on token level, then add the model's own special tokens ([CLS] p [SEP] r [SEP]).
@@ -199,7 +302,7 @@ class RewardScorer:
             enc_p = rust.encode_batch([p for p, _ in pairs], add_special_tokens=False)
             enc_r = rust.encode_batch([r for _, r in pairs], add_special_tokens=False)
             room = self.max_length - rust.num_special_tokens_to_add(True)
-            ids = []
+            ids, types = [], []
             for p, r in zip(enc_p, enc_r, strict=True):
                 full = len(p.ids) + len(r.ids)
                 if len(r.ids) > room:
@@ -208,13 +311,39 @@ class RewardScorer:
                     p.truncate(room - len(r.ids), direction="left")
                 if len(p.ids) + len(r.ids) < full:
                     self.n_truncated += 1
-                ids.append(rust.post_process(p, r, add_special_tokens=True).ids)
-            return ids
+                enc = rust.post_process(p, r, add_special_tokens=True)
+                ids.append(enc.ids)
+                types.append(enc.type_ids)
+            return ids, (types if self.uses_token_type else None)
         else:
             texts = [(plain_conversation(m, r)[0] + _PLAIN_JOIN + r) if m else r
                      for m, r in zip(conversations, responses, strict=True)]
             ids = tok(texts)["input_ids"]
-        return [self._truncate(list(x)) for x in ids] if truncate else [list(x) for x in ids]
+        return ([self._truncate(list(x)) for x in ids] if truncate else [list(x) for x in ids]), None
+
+    def _render(self, convs: list[Messages]) -> list[str]:
+        """Chat-template texts; a conversation the template rejects is retried with its system turn folded in."""
+        tok = self.tokenizer
+        try:
+            return list(tok.apply_chat_template(convs, tokenize=False))
+        except Exception:  # noqa: BLE001 (jinja raises TemplateError or anything the template raises)
+            pass
+        texts = []
+        for i, conv in enumerate(convs):
+            try:
+                texts.append(tok.apply_chat_template(conv, tokenize=False))
+                continue
+            except Exception as e:  # noqa: BLE001
+                folded = _fold_system(conv)
+                if folded is conv:
+                    raise ValueError(f"Row {i}: the chat template of {self.model_name} rejects this conversation: "
+                                     f"{e}") from None
+            try:
+                texts.append(tok.apply_chat_template(folded, tokenize=False))
+            except Exception as e:  # noqa: BLE001
+                raise ValueError(f"Row {i}: the chat template of {self.model_name} rejects this conversation "
+                                 f"(also with its system turn folded into the first user turn): {e}") from None
+        return texts
 
     def _rust(self) -> Any:
         """The tokenizer's Rust backend without the padding/truncation a tokenizer.json may carry."""
@@ -236,20 +365,36 @@ class RewardScorer:
             t = t.pin_memory().to(self.device, non_blocking=True)
         return t
 
-    def _forward_plain(self, seqs: list[list[int]]) -> Any:
+    def _forward_plain(self, seqs: list[list[int]], types: list[list[int]] | None = None) -> Any:
         """(B,) float32 rewards of right-padded sequences, on the device."""
         import torch
 
-        ids, mask = _pad_right(seqs, self.pad_id)
-        t_ids, t_mask = self._to(ids), self._to(mask)
         if self.last_token_head:
+            ids, mask = _pad_right(seqs, self.pad_id)
+            t_ids = self._to(ids)
             # An unpadded batch needs no mask: SDPA can then run its causal fast path.
-            hidden = self._backbone(input_ids=t_ids, attention_mask=None if mask.all() else t_mask,
+            hidden = self._backbone(input_ids=t_ids, attention_mask=None if mask.all() else self._to(mask),
                                     use_cache=False).last_hidden_state
-            last = t_mask.sum(1) - 1
-            h = hidden[torch.arange(len(seqs), device=hidden.device), last]
+            read = self._to(np.fromiter((_read_index(s, self.hf_pad) for s in seqs), np.int64, len(seqs)))
+            h = hidden[torch.arange(len(seqs), device=hidden.device), read]
             return self._head(h)[:, 0].float()
-        return self.model(input_ids=t_ids, attention_mask=t_mask).logits[:, 0].float()
+        # The model's own forward. A decoder head reads the rightmost token that is not
+        # config.pad_token_id, so padding with that id reads where an unpadded call does; with no pad
+        # id set (a batch of one would read the last token) pad with an id no sequence ends with.
+        pad = self.hf_pad
+        if pad is None:
+            ends = {s[-1] for s in seqs if s}
+            pad = next(p for p in (self.pad_id, *range(len(ends) + 1)) if p not in ends)
+        ids, mask = _pad_right(seqs, pad)
+        kwargs = {}
+        if types is not None:
+            kwargs["token_type_ids"] = self._to(_pad_right(types, 0)[0])
+        saved = self._text_config.pad_token_id
+        self._text_config.pad_token_id = pad
+        try:
+            return self.model(input_ids=self._to(ids), attention_mask=self._to(mask), **kwargs).logits[:, 0].float()
+        finally:
+            self._text_config.pad_token_id = saved
 
     def _forward_shared(self, prefixes: list[list[int]], conts_a: list[list[int]], conts_b: list[list[int]]) -> Any:
         """(B, 2) rewards: each prefix once, then both continuations from its KV cache."""
@@ -259,7 +404,7 @@ class RewardScorer:
         p_ids, p_mask = _pad_right(prefixes, self.pad_id)
         t_pids, t_pmask = self._to(p_ids), self._to(p_mask)
         out = self._backbone(input_ids=t_pids, attention_mask=t_pmask, use_cache=True)
-        cache = out.past_key_values
+        cache = getattr(out, "cache", None) or out.past_key_values
         cache.batch_repeat_interleave(2)
         conts = [c for pair in zip(conts_a, conts_b, strict=True) for c in pair]
         c_ids, c_mask = _pad_right(conts, self.pad_id)
@@ -271,9 +416,11 @@ class RewardScorer:
         position_ids = prefix_len[:, None] + torch.arange(c_ids.shape[1], device=t_cids.device)[None, :]
         full_mask = torch.cat([t_pmask2, t_cmask], dim=1)
         hidden = self._backbone(input_ids=t_cids, attention_mask=full_mask, position_ids=position_ids,
-                                past_key_values=cache, use_cache=True).last_hidden_state
-        last = t_cmask.sum(1) - 1
-        h = hidden[torch.arange(2 * b, device=hidden.device), last]
+                                use_cache=True, **{self._cache_arg: cache}).last_hidden_state
+        # Where the model's forward reads prefix + continuation: `_plan` keeps it inside the continuation,
+        # so it is the continuation's own read position.
+        reads = [_read_index(c, self.hf_pad) for c in conts]
+        h = hidden[torch.arange(2 * b, device=hidden.device), self._to(np.asarray(reads, np.int64))]
         del cache, out
         return self._head(h)[:, 0].float().view(b, 2)
 
@@ -281,23 +428,114 @@ class RewardScorer:
 
     def score_conversations(self, conversations: Sequence[Messages], responses: Sequence[str]) -> np.ndarray:
         """(N,) float32 rewards of N (prompt messages, response), in input order."""
-        return self.score_ids(self.tokenize(conversations, responses))
+        ids, types = self.encode(conversations, responses)
+        return self.score_ids(ids, types=types)
 
-    def score_ids(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
-        """(N,) float32 rewards of N token-id sequences (already templated), in input order."""
+    def score_ids(self, seqs: Sequence[Sequence[int]], *, types: Sequence[Sequence[int]] | None = None
+                  ) -> np.ndarray:
+        """(N,) float32 rewards of N token-id sequences (already templated), in input order.
+
+        `types`: segment ids of text-pair models (same lengths as `seqs`), as `encode` returns them.
+        """
+        n = len(seqs)
+        r = self.run(_Plan(n=n, rows=np.arange(n), plain=self._plain_part(seqs, types)))
+        return r["reward_a"]
+
+    def score_pair_ids(self, seqs_a: Sequence[Sequence[int]], seqs_b: Sequence[Sequence[int]], *,
+                       types_a: Sequence[Sequence[int]] | None = None,
+                       types_b: Sequence[Sequence[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rewards of aligned sequence pairs: ((N,), (N,)) float32. Shares prompts when `share_prompt`.
+
+        With `share_prompt`, the longest common token prefix of a pair (leaving each side at least
+        one token) runs once and both continuations run from its KV cache; a pair sharing nothing is
+        scored the plain way.
+        """
+        if len(seqs_a) != len(seqs_b):
+            raise ValueError(f"`seqs_a` and `seqs_b` differ in length: {len(seqs_a)} and {len(seqs_b)}.")
+        r = self.run(self._plan(seqs_a, seqs_b, types_a, types_b))
+        return r["reward_a"], r["reward_b"]
+
+    def _plain_part(self, seqs: Sequence[Sequence[int]], types: Sequence[Sequence[int]] | None
+                    ) -> list[tuple[list[int], list[int] | None]]:
+        if types is None:
+            return [(self._truncate(list(s)), None) for s in seqs]
+        if len(types) != len(seqs):
+            raise ValueError(f"`types` has {len(types)} rows for {len(seqs)} sequences.")
+        return [(list(s), list(t)) for s, t in zip(seqs, types, strict=True)]  # cut by `encode` already
+
+    def _plan(self, seqs_a: Sequence[Sequence[int]], seqs_b: Sequence[Sequence[int]],
+              types_a: Sequence[Sequence[int]] | None = None, types_b: Sequence[Sequence[int]] | None = None
+              ) -> _Plan:
+        """The host-side work of scoring pairs: truncation and (with `share_prompt`) prefix splitting."""
+        n = len(seqs_a)
+        if not self.share_prompt:
+            plain = self._plain_part(seqs_a, types_a) + self._plain_part(seqs_b, types_b)
+            return _Plan(n=n, rows=np.r_[np.arange(n), np.arange(n) + n], plain=plain)
+        plain, rows, prefixes, ca, cb, shared = [], [], [], [], [], []
+        for i, (a, b) in enumerate(zip(seqs_a, seqs_b, strict=True)):
+            a, b = self._truncate_pair(list(a), list(b))
+            # The read token (see `_read_index`) must be in each continuation, not in the shared part.
+            k = min(_common_prefix(a, b), _read_index(a, self.hf_pad), _read_index(b, self.hf_pad))
+            if k < 1:
+                plain += [(a, None), (b, None)]
+                rows += [i, i + n]
+                continue
+            shared.append(i)
+            prefixes.append(a[:k])
+            ca.append(a[k:])
+            cb.append(b[k:])
+        return _Plan(n=n, rows=np.asarray(rows, np.int64), plain=plain, shared_rows=np.asarray(shared, np.int64),
+                     prefixes=prefixes, conts_a=ca, conts_b=cb)
+
+    def _shared_batches(self, plan: _Plan) -> list[np.ndarray]:
+        m = len(plan.prefixes)
+        p_len = np.fromiter((len(p) for p in plan.prefixes), dtype=np.int64, count=m)
+        c_len = np.fromiter((max(len(x), len(y)) for x, y in zip(plan.conts_a, plan.conts_b, strict=True)),
+                            dtype=np.int64, count=m)
+        # Longest pairs first; a batch of B pairs holds B*(prompt + response) padded tokens at most, which
+        # bounds both passes and the (2B, prompt + response) KV cache.
+        order = np.argsort(-(p_len + c_len), kind="stable")
+        batches, start = [], 0
+        while start < m:
+            end, pmax, cmax = start + 1, int(p_len[order[start]]), int(c_len[order[start]])
+            while end < m and 2 * (end - start + 1) <= self.batch_size:
+                i = order[end]
+                pm, cm = max(pmax, int(p_len[i])), max(cmax, int(c_len[i]))
+                if (end - start + 1) * (pm + cm) > self.token_budget:
+                    break
+                pmax, cmax, end = pm, cm, end + 1
+            batches.append(order[start:end])
+            start = end
+        return batches
+
+    def run(self, plan: _Plan) -> dict[str, np.ndarray]:
+        """The device work of a `prepare`d batch: ``reward_a``, ``reward_b`` (N,) float32, input order.
+
+        Every forward pass queues its result on the device; one copy brings them all to the host.
+        """
         import torch
 
-        seqs = [self._truncate(list(s)) for s in seqs]
-        out = np.zeros(len(seqs), dtype=np.float32)
-        if not seqs:
-            return out
-        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-        results, orders = [], []
+        out = np.zeros(2 * plan.n, dtype=np.float32)
+        results, slots = [], []
         with torch.inference_mode():
-            for idx in length_batches(lengths, batch_size=len(seqs), token_budget=self.token_budget):
-                results.append(self._forward_plain([seqs[i] for i in idx]))
-                orders.append(idx)
-            out[np.concatenate(orders)] = torch.cat(results).cpu().numpy()
+            if plan.plain:
+                lengths = np.fromiter((len(s) for s, _ in plan.plain), dtype=np.int64, count=len(plan.plain))
+                has_types = plan.plain[0][1] is not None
+                for idx in length_batches(lengths, batch_size=self.batch_size, token_budget=self.token_budget):
+                    seqs = [plan.plain[i][0] for i in idx]
+                    types = [plan.plain[i][1] for i in idx] if has_types else None
+                    results.append(self._forward_plain(seqs, types))
+                    slots.append(plan.rows[idx])
+            for idx in (self._shared_batches(plan) if plan.prefixes else ()):
+                results.append(self._forward_shared([plan.prefixes[i] for i in idx], [plan.conts_a[i] for i in idx],
+                                                    [plan.conts_b[i] for i in idx]).reshape(-1))
+                rows = plan.shared_rows[idx]
+                slots.append(np.stack([rows, rows + plan.n], 1).reshape(-1))
+            if results:
+                out[np.concatenate(slots)] = torch.cat(results).cpu().numpy()
+        out = {"reward_a": out[:plan.n], "reward_b": out[plan.n:]}
+        if plan.pair_id is not None:
+            out["pair_id"] = plan.pair_id
         return out
 
     def _truncate_pair(self, a: list[int], b: list[int]) -> tuple[list[int], list[int]]:
@@ -311,75 +549,16 @@ class RewardScorer:
             return a[:keep] + a[keep + over:], b[:keep] + b[keep + over:]
         return self._truncate(a), self._truncate(b)
 
-    def score_pair_ids(self, seqs_a: Sequence[Sequence[int]], seqs_b: Sequence[Sequence[int]]
-                       ) -> tuple[np.ndarray, np.ndarray]:
-        """Rewards of aligned sequence pairs: ((N,), (N,)) float32. Shares prompts when `share_prompt`.
+    def prepare(self, batch: dict[str, Any]) -> _Plan:
+        """The host work of `__call__`: read the columns, template, tokenize, truncate, split prompts.
 
-        With `share_prompt`, the longest common token prefix of a pair (leaving each side at least
-        one token) runs once and both continuations run from its KV cache; a pair sharing nothing is
-        scored the plain way.
-        """
-        if len(seqs_a) != len(seqs_b):
-            raise ValueError(f"`seqs_a` and `seqs_b` differ in length: {len(seqs_a)} and {len(seqs_b)}.")
-        n = len(seqs_a)
-        if not self.share_prompt:
-            r = self.score_ids([*seqs_a, *seqs_b])
-            return r[:n], r[n:]
-        import torch
-
-        out = np.zeros((n, 2), dtype=np.float32)
-        prefixes, ca, cb, shared, plain = [], [], [], [], []
-        for i, (a, b) in enumerate(zip(seqs_a, seqs_b, strict=True)):
-            a, b = self._truncate_pair(list(a), list(b))
-            k = min(_common_prefix(a, b), len(a) - 1, len(b) - 1)
-            if k < 1:
-                plain.append((i, a, b))
-                continue
-            shared.append(i)
-            prefixes.append(a[:k])
-            ca.append(a[k:])
-            cb.append(b[k:])
-        if plain:
-            r = self.score_ids([a for _, a, _ in plain] + [b for _, _, b in plain])
-            rows = np.array([i for i, _, _ in plain])
-            out[rows, 0], out[rows, 1] = r[:len(plain)], r[len(plain):]
-        if not shared:
-            return out[:, 0], out[:, 1]
-        m = len(shared)
-        p_len = np.fromiter((len(p) for p in prefixes), dtype=np.int64, count=m)
-        c_len = np.fromiter((max(len(x), len(y)) for x, y in zip(ca, cb, strict=True)), dtype=np.int64, count=m)
-        # Longest pairs first; a batch of B pairs holds B*(prompt + response) padded tokens at most, which
-        # bounds both passes and the (2B, prompt + response) KV cache.
-        order = np.argsort(-(p_len + c_len), kind="stable")
-        results, orders, start = [], [], 0
-        with torch.inference_mode():
-            while start < m:
-                end, pmax, cmax = start + 1, int(p_len[order[start]]), int(c_len[order[start]])
-                while end < m:
-                    i = order[end]
-                    pm, cm = max(pmax, int(p_len[i])), max(cmax, int(c_len[i]))
-                    if (end - start + 1) * (pm + cm) > self.token_budget:
-                        break
-                    pmax, cmax, end = pm, cm, end + 1
-                idx = order[start:end]
-                results.append(self._forward_shared([prefixes[i] for i in idx], [ca[i] for i in idx],
-                                                    [cb[i] for i in idx]))
-                orders.append(idx)
-                start = end
-            out[np.asarray(shared)[np.concatenate(orders)]] = torch.cat(results).cpu().numpy()
-        return out[:, 0], out[:, 1]
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, np.ndarray]:
-        """Score a batch of pairs.
+        Thread-safe to run ahead of `run` on another batch (the Rust tokenizers release the GIL).
 
         Args:
             batch: ``prompt`` (N strings: plain text or a JSON list of messages), optional
                 ``prompt_messages`` (N JSON strings or None; wins over ``prompt`` when set),
                 ``response_a`` and ``response_b`` (N strings). Numpy object arrays or lists.
                 A ``pair_id`` column is passed through.
-
-        Returns:
-            ``reward_a``, ``reward_b``: (N,) float32 (+ ``pair_id`` when given).
         """
         missing = [c for c in ("response_a", "response_b") if c not in batch]
         if missing or ("prompt" not in batch and "prompt_messages" not in batch):
@@ -392,9 +571,9 @@ class RewardScorer:
         if not len(prompts) == len(messages) == n == len(b):
             raise ValueError(f"Columns differ in length: prompt {len(prompts)}, prompt_messages {len(messages)}, "
                              f"response_a {n}, response_b {len(b)}.")
+        pair_id = np.asarray(batch["pair_id"]) if "pair_id" in batch else None
         if n == 0:
-            out = {"reward_a": np.zeros(0, np.float32), "reward_b": np.zeros(0, np.float32)}
-            return out | ({"pair_id": np.asarray(batch["pair_id"])} if "pair_id" in batch else {})
+            return _Plan(n=0, rows=np.zeros(0, np.int64), plain=[], pair_id=pair_id)
         convs = []
         for i, (p, m) in enumerate(zip(prompts, messages, strict=True)):
             try:
@@ -404,15 +583,21 @@ class RewardScorer:
         a = [_text_or_none(x) or "" for x in a]
         b = [_text_or_none(x) or "" for x in b]
         before = self.n_truncated
-        ids = self.tokenize(convs + convs, a + b, truncate=False)
-        reward_a, reward_b = self.score_pair_ids(ids[:n], ids[n:])
+        ids, types = self.encode(convs + convs, a + b, truncate=False)
+        plan = self._plan(ids[:n], ids[n:], None if types is None else types[:n], None if types is None else types[n:])
         if self.n_truncated > before:
             logger.warning("%d of %d sequences were longer than max_length=%d and lost the start of their prompt.",
                            self.n_truncated - before, 2 * n, self.max_length)
-        out = {"reward_a": reward_a, "reward_b": reward_b}
-        if "pair_id" in batch:
-            out["pair_id"] = np.asarray(batch["pair_id"])
-        return out
+        plan.pair_id = pair_id
+        return plan
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Score a batch of pairs: `run` of `prepare` (see there for the columns).
+
+        Returns:
+            ``reward_a``, ``reward_b``: (N,) float32 (+ ``pair_id`` when given).
+        """
+        return self.run(self.prepare(batch))
 
     def close(self) -> None:
         """Free the model (and its GPU memory)."""

@@ -27,16 +27,15 @@ _SCORERS: dict[str, object] = {}
 
 
 def resolve_embedder(embedder: str) -> str:
-    """The concrete model behind a name ('default' -> the project's default encoder).
+    """The concrete model behind a name ('default' -> `curator.signals.embed.resolve_embed_model`).
 
     >>> resolve_embedder("minilm")
     'minilm'
     """
-    if embedder == "default":
-        from curator.signals.embed import DEFAULT_EMBED_MODEL
+    # One resolution for signals and training: "default" is MiniLM on a GPU, the static model on a CPU.
+    from curator.signals.embed import resolve_embed_model
 
-        return DEFAULT_EMBED_MODEL
-    return embedder
+    return resolve_embed_model(embedder)
 
 
 def _encode(texts: list[str], embedder: str) -> np.ndarray:

@@ -81,3 +81,27 @@ def test_signals_command_errors(db, standin):
     assert "Traceback" not in missing.output
     retry = runner.invoke(cli.app, ["jobs", "retry", "sig-unknown", "--db", str(db)])
     assert retry.exit_code == 1 and "No job 'sig-unknown'" in retry.output
+
+
+def test_scorer_options_come_from_the_config(db, standin):
+    """Every ScorerConfig field is an option with the field's own help; the values reach the job's config."""
+    from dataclasses import fields
+
+    from curator.signals.scoring import ScorerConfig
+
+    shown = runner.invoke(cli.app, ["signals", "--help"], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    flat = " ".join(shown.output.split())
+    for f in fields(ScorerConfig):
+        assert "--" + f.name.replace("_", "-") in flat
+        assert " ".join(f.metadata["help"].split()) in flat, f.name
+    done = runner.invoke(cli.app, ["signals", "--db", str(db), "--dataset", "d", "--share-prompt", "--max-length",
+                                   "512", "--token-budget", "4096", "--dtype", "float32", "--devices", "cpu,cpu"])
+    assert done.exit_code == 0, done.output
+    scorer = standin[-1][1].scorer
+    assert scorer == ScorerConfig(share_prompt=True, max_length=512, token_budget=4096, dtype="float32",
+                                  devices=("cpu", "cpu"))
+    default = runner.invoke(cli.app, ["signals", "--db", str(db), "--dataset", "d"])
+    assert default.exit_code == 0 and standin[-1][1].scorer == ScorerConfig()
+    bad = runner.invoke(cli.app, ["signals", "--db", str(db), "--dataset", "d", "--token-budget", "100"])
+    assert bad.exit_code == 2 and "token_budget" in bad.output

@@ -152,6 +152,32 @@ def test_start_form_submits_a_job(signals_db, monkeypatch):
     assert seen["dataset"] == "demo" and seen["engine"] == "local"
     assert seen["cfg"].rewards == ("org/rm-1", "org/rm-2") and seen["cfg"].n_folds == 3
     assert any("sig-test" in s.value for s in at.success)
+    assert seen["cfg"].scorer == signals.ScorerConfig()  # the form starts at the config's defaults
+
+
+def test_start_form_scorer_settings_come_from_the_config(signals_db, monkeypatch):
+    """One widget per ScorerConfig field, with the field's help; what is set there reaches the job's config."""
+    from dataclasses import fields
+
+    from curator import jobs
+    from curator.signals import ScorerConfig
+
+    seen = {}
+    monkeypatch.setattr(jobs, "submit_signals", lambda store, dataset, cfg, **kw: seen.update(cfg=cfg) or
+                        JobHandle("sig-test", "key", work_dir=Path("/tmp")))
+    at = _page(SIGNALS, run=FULL_RUN)
+    widgets = {w.key: w for kind in (at.checkbox, at.number_input, at.selectbox, at.text_input) for w in kind}
+    for f in fields(ScorerConfig):
+        widget = widgets[keys.SIG_SCORER + f.name]
+        assert widget.help == f.metadata["help"]
+    at.checkbox(key=keys.SIG_SCORER + "share_prompt").check()
+    at.number_input(key=keys.SIG_SCORER + "max_length").set_value(512)
+    at.selectbox(key=keys.SIG_SCORER + "dtype").set_value("float16")
+    at.text_input(key=keys.SIG_SCORER + "devices").set_value("cuda:0, cuda:1")
+    at.button[[b.label for b in at.button].index("Compute signals")].click().run()
+    assert not at.exception, at.exception
+    assert seen["cfg"].scorer == ScorerConfig(share_prompt=True, max_length=512, dtype="float16",
+                                              devices=("cuda:0", "cuda:1"))
 
 
 @pytest.mark.parametrize(("page", "button"), [(SIGNALS, "sig.open"), (MAP, "map.open")])

@@ -12,7 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from curator.signals.embed import EmbeddingScorer, length_batches, probe_accuracy  # noqa: E402
+from curator.evals.probe import probe_accuracy  # noqa: E402
+from curator.signals.embed import EmbeddingScorer, length_batches  # noqa: E402
 
 WORDS = ("the sky is blue green grass red why how what when cat dog run jump very good bad answer question "
          "please thanks a an of to in it you i am sorry sure here help can not know").split()

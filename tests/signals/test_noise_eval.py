@@ -51,7 +51,8 @@ def _hh_features(table, embedder: str) -> dict[str, np.ndarray]:
 
     prompts, a, b = (table.column(c).to_pylist() for c in ("prompt", "response_a", "response_b"))
     # The key covers the encoder code too, so a changed embedder never reuses stale vectors.
-    code = Path(embed_module.__file__).read_text() + Path(text_module.__file__).read_text()
+    code = "".join(f.read_text() for f in [Path(embed_module.__file__), Path(text_module.__file__),
+                                             *sorted((Path(embed_module.__file__).parent / "encoders").glob("*.py"))])
     key = hashlib.blake2b("\x1f".join([embedder, code, *prompts, *a, *b]).encode(), digest_size=8).hexdigest()
     path = default_cache_dir() / "test-features" / f"hh-{embedder}-{key}.npz"
     if path.exists():

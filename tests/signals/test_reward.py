@@ -193,7 +193,9 @@ def test_bert_reward_model_path(minilm_rm):
     tok = scorer.tokenizer
     enc = tok("What colour is the sky?", "Blue.")["input_ids"]
     assert scorer.tokenize([[{"role": "user", "content": "What colour is the sky?"}]], ["Blue."])[0] == enc
-    np.testing.assert_allclose(out["reward_a"][0], _reference(scorer, [enc])[0], atol=1e-4)
+    with torch.inference_mode():  # the plain HF forward, segment ids included
+        ref = scorer.model(**tok("What colour is the sky?", "Blue.", return_tensors="pt")).logits[0, 0].item()
+    np.testing.assert_allclose(out["reward_a"][0], ref, atol=1e-4)
     # A long prompt loses its start, the response survives: [CLS] ...prompt tail [SEP] response [SEP]
     ids = scorer.tokenize([[{"role": "user", "content": batch["prompt"][1]}]], ["A cat."])[0]
     assert len(ids) == 64 and tok.decode(ids[-4:]) == "a cat. [SEP]"
