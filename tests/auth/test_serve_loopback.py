@@ -46,6 +46,18 @@ def _listening(pid: int, port: int) -> set[str]:
             if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
 
 
+def _wait_healthy(proc: subprocess.Popen, port: int, log: Path, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                return
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail(f"the server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.25)
+
+
 @pytest.mark.parametrize("how", ["curator serve", "streamlit run app.py"])
 def test_the_app_listens_on_loopback_only(tmp_path, how):
     port = bs.free_port()
@@ -57,15 +69,7 @@ def test_the_app_listens_on_loopback_only(tmp_path, how):
         proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**env, "CURATOR_DB": str(db), "PYTHONPATH": str(REPO)})
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    pytest.fail(f"the server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.25)
+        _wait_healthy(proc, port, tmp_path / "server.log")
         assert _listening(proc.pid, port) == {"127.0.0.1"}
         external = _external_addresses()
         for ip in external:
@@ -108,14 +112,7 @@ def test_a_signal_to_serve_stops_the_app_and_frees_port_and_database(tmp_path, s
 
     proc, port, db = _start_serve(tmp_path)
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                assert proc.poll() is None and time.time() < deadline, (tmp_path / "server.log").read_text()[-2000:]
-                time.sleep(0.25)
+        _wait_healthy(proc, port, tmp_path / "server.log")
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()  # the app opens the database
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children, "curator serve runs the app in a child process"
