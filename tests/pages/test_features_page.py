@@ -1,0 +1,107 @@
+"""The Features page under AppTest: a stored feature run drawn as metrics, a ranked table, the
+effect chart, a feature's top pairs (as code blocks, never Markdown) and the weights heatmap; the
+compute button on a dataset without a run. Real store, real embedder, real autoencoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import appdata
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curator.features import run_features
+from curator.signals.features import FeatureConfig
+from curator.store import Store
+from curator.ui import features_view, keys
+
+PAGE = keys.FEATURES_PAGE
+
+
+@pytest.fixture
+def features_db(app_db: Path) -> Path:
+    store = Store(app_db)
+    try:
+        run_features(store, "demo", FeatureConfig(max_epochs=3))
+    finally:
+        store.close()
+    return app_db
+
+
+def _page(dataset: str = "demo") -> AppTest:
+    at = AppTest.from_file(appdata.APP, default_timeout=120)
+    at.query_params[keys.DATASET] = dataset
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_features_page_draws_a_run(features_db):
+    at = _page()
+    assert at.title[0].value == "Features"
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"Explained share", "Probe AUC", "Selected features AUC", "Length alone AUC"}
+    table = at.dataframe[0].value
+    assert len(table) >= 1 and {"name", "coef", "low", "high", "p", "annotators prefer"} <= set(table.columns)
+    assert (table["low"] <= table["coef"]).all() and (table["coef"] <= table["high"]).all()
+    charts = [c for c in at.get("plotly_chart")]
+    assert len(charts) == 2  # effect sizes and the heatmap
+    # The first feature's top pairs: each shows the prompt and both responses as code blocks.
+    assert at.selectbox(key=keys.FEAT_LATENT).value == int(table["feature"].iloc[0])
+    assert len(at.code) == 3 * features_view.TOP_PAIRS
+    assert not at.error
+
+
+def test_features_page_switches_feature_and_group_kind(features_db):
+    at = _page()
+    options = at.selectbox(key=keys.FEAT_LATENT).options
+    at.selectbox(key=keys.FEAT_LATENT).select_index(len(options) - 1).run()
+    assert not at.exception, at.exception
+    assert at.code  # the other feature's pairs
+    at.segmented_control(key=keys.FEAT_KIND).set_value("annotator").run()
+    assert not at.exception, at.exception
+    # the page fixture has one human annotator and one AI judge with more than 30 labels each
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_injection_text_in_top_pairs_stays_text(features_db):
+    store = Store(features_db)
+    try:
+        run = store.feature_runs("demo")[0]
+        inj = appdata.injection_pair_id()
+        acts = store.feature_activations(run.run_id).to_pylist()
+    finally:
+        store.close()
+    latents = {a["latent"] for a in acts if a["pair_id"] == inj}
+    if not latents:
+        pytest.skip("the injection pair activates no feature in this run")
+    at = _page()
+    shown = features_view.ranked_table(features_view.latents(run.run_id)).feature.tolist()
+    pick = next((j for j in shown if j in latents), None)
+    if pick is None:
+        pytest.skip("the injection pair only activates hidden latents")
+    at.selectbox(key=keys.FEAT_LATENT).set_value(pick).run()
+    assert not at.exception
+    for md in at.markdown:
+        assert "<script>" not in md.value and "onerror=" not in md.value
+
+
+def test_compute_button_makes_a_run(app_db):
+    at = _page(dataset="demo")
+    assert any("No features" in i.value for i in at.info)
+    at.button(key="feat.compute").click().run()
+    assert not at.exception, at.exception
+    assert any("computed" in s.value for s in at.success)
+    assert at.metric and at.dataframe
+    store = Store(app_db)
+    try:
+        assert len(store.feature_runs("demo")) == 1
+    finally:
+        store.close()
+
+
+def test_dataset_without_labels_says_why(app_db):
+    at = _page(dataset="raw")
+    at.button(key="feat.compute").click().run()
+    assert not at.exception, at.exception
+    assert any("at least 40 labelled" in e.value for e in at.error)
