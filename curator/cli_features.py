@@ -67,7 +67,8 @@ def _print_report(report: dict[str, Any]) -> None:
     how = "cached" if report["cached"] else f"computed in {s.get('seconds')} s"
     typer.echo(f"{report['dataset']}: feature run {report['run_id']} ({how})")
     typer.echo(f"  probe AUC {s['auc_probe']:.3f} · selected features AUC {s['auc_features']:.3f} · explained share "
-               f"{s['explained_share']:.0%} · length alone {s['auc_length']:.3f} (held out, {s['n_test']:,} pairs)")
+               f"{s['explained_share']:.0%} ({s.get('explained_share_with_length', float('nan')):.0%} with length) · "
+               f"length alone {s['auc_length']:.3f} (held out, {s['n_test']:,} pairs)")
     typer.echo(f"  {s['n_features']} features · {s['n_dead']} dead · {s['n_duplicate']} duplicate · "
                f"{s['n_significant']} significant · {s['n_selected']} selected")
     typer.echo("  sel  latent  coef [95% interval]     p        prevalence  annotators prefer  name")
@@ -89,6 +90,8 @@ def eval_features(
                                                                                "out.")] = 0.4,
     human_majority: Annotated[bool, typer.Option("--human-majority", help="Label unlabelled pairs by the human "
                                                                          "judgements' majority (PandaLM).")] = False,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs with consecutive seeds; means are "
+                                                               "reported.")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Held-out share of the full-embedding probe's AUC above 0.5 that the selected features recover."""
@@ -97,7 +100,7 @@ def eval_features(
 
     try:
         result = evaluate_features(data, FeatureConfig(embedder=embedder, seed=seed, holdout=holdout),
-                                   label_from="human-majority" if human_majority else None)
+                                   label_from="human-majority" if human_majority else None, seeds=seeds)
     except ValueError as e:
         typer.echo(f"Error: {e}", err=True)
         raise typer.Exit(code=1) from None
@@ -106,6 +109,6 @@ def eval_features(
         return
     typer.echo(f"{data}: probe AUC {result['auc_probe']:.3f}, features AUC {result['auc_features']:.3f}, explained "
                f"share {result['explained_share']:.0%} ({result['n_selected']} features, {result['n_test']} held out, "
-               f"{result['total_seconds']} s)")
+               f"{len(result['per_seed'])} seed(s), {result['total_seconds']} s)")
     for f in result["selected_features"]:
         typer.echo(f"  {f['coef']:+.2f}  p={f['p_value']:.1e}  {f['prevalence']:.1%}  {f['name']}")

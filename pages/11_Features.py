@@ -37,7 +37,9 @@ with ui.errors_shown():
     c2.metric("Probe AUC", f"{s['auc_probe']:.3f}", help="Logistic probe on the whole embedding difference.")
     c3.metric("Selected features AUC", f"{s['auc_features']:.3f}", f"{s['n_selected']} features", delta_color="off",
               delta_arrow="off")
-    c4.metric("Length alone AUC", f"{s['auc_length']:.3f}")
+    c4.metric("Length alone AUC", f"{s['auc_length']:.3f}",
+              None if s.get("explained_share_with_length") is None else
+              f"{s['explained_share_with_length']:.0%} share with the features", delta_color="off", delta_arrow="off")
 
     lat = fv.latents(run.run_id)
     st.subheader("Features, ranked")

@@ -9,7 +9,8 @@ seeded training split) and reports on the held-out split:
 - ``explained_share``: ``(auc_features - 0.5) / (auc_probe - 0.5)``;
 - ``auc_length`` / ``auc_features_length``: the length control alone and with the features;
 
-plus the selected features (name, coefficient, p-value, prevalence) and the seconds it took.
+plus the selected features (name, coefficient, p-value, prevalence) and the seconds it took. With
+several seeds the headline numbers are means over seeds (the held-out split is drawn per seed).
 Imports no duckdb.
 """
 
@@ -20,10 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from curator.schema import prompt_text
 from curator.signals.features import FeatureConfig
+
+_HEADLINE = ("auc_probe", "auc_features", "auc_length", "auc_features_length", "explained_share",
+             "explained_share_with_length")
 
 
 def load_pairs_and_judgements(path: str | Path) -> tuple[pa.Table, pa.Table]:
@@ -43,15 +48,19 @@ def load_pairs_and_judgements(path: str | Path) -> tuple[pa.Table, pa.Table]:
     return pa.Table.from_pylist(pairs), pa.Table.from_pylist(votes, schema=schema)
 
 
-def evaluate_features(path: str | Path, cfg: FeatureConfig | None = None, *, label_from: str | None = None
-                      ) -> dict[str, Any]:
+def evaluate_features(path: str | Path, cfg: FeatureConfig | None = None, *, label_from: str | None = None,
+                      seeds: int = 1) -> dict[str, Any]:
     """The held-out explained share of the features of the pairs at `path` (see the module docstring).
 
     Args:
         cfg: the `FeatureConfig`.
         label_from: ``None`` uses the source's label; ``"human-majority"`` uses the majority of the
             human judgements where the source has no label (PandaLM).
+        seeds: runs with seeds ``cfg.seed .. cfg.seed + seeds - 1`` (split, swaps, autoencoder); the
+            headline numbers are their means, ``per_seed`` lists each (features are the first seed's).
     """
+    import dataclasses
+
     from curator.features import features_for_pairs
 
     cfg = cfg or FeatureConfig()
@@ -59,14 +68,21 @@ def evaluate_features(path: str | Path, cfg: FeatureConfig | None = None, *, lab
     pairs, judgements = load_pairs_and_judgements(path)
     if label_from == "human-majority":
         pairs = _human_majority(pairs, judgements)
-    result = features_for_pairs(pairs, cfg, judgements=judgements)
+    from curator.features import embed_pairs
+
+    emb = embed_pairs(pairs, embedder=cfg.embedder, device=cfg.device)
+    runs = [features_for_pairs(pairs, dataclasses.replace(cfg, seed=cfg.seed + i), judgements=judgements,
+                               embeddings=emb) for i in range(max(1, seeds))]
+    result = runs[0]
+    per_seed = [{"seed": cfg.seed + i, **{k: r.summary[k] for k in _HEADLINE}} for i, r in enumerate(runs)]
+    means = {k: round(float(np.nanmean([p[k] for p in per_seed])), 4) for k in _HEADLINE}
     lat = result.latents.to_pylist()
     selected = [{"latent": r["latent"], "name": r["name"], "coef": round(r["coef"], 4), "p_value": r["p_value"],
                  "prevalence": round(r["prevalence"], 4), "direction": r["direction"]}
                 for r in sorted(lat, key=lambda r: -abs(r["coef"] or 0)) if r["selected"]]
     weights = result.weights.to_pylist()
-    return {"dataset": str(path), "embedder": cfg.embedder, "seed": cfg.seed, **result.summary,
-            "selected_features": selected,
+    return {"dataset": str(path), "embedder": cfg.embedder, "seed": cfg.seed, **result.summary, **means,
+            "per_seed": per_seed, "selected_features": selected,
             "group_weights": [w for w in weights if w["kind"] != "cluster"],
             "total_seconds": round(time.monotonic() - started, 2)}
 

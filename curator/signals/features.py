@@ -14,9 +14,12 @@ lengths, and the label's sign in; a `FeatureResult` out. Steps (methods notes, s
 4. A length-controlled logistic model of the label on all live features (weak L2, Wald
    intervals) gives each feature's coefficient, interval and p-value; significance is
    Bonferroni over M (``p < alpha / M``). An L1 path with the length control unpenalised picks
-   at most `max_selected` features; the selected ones are those picks that are significant.
+   at most `max_selected` features (the paper's lasso top-k); with `significant_only` only the
+   significant picks are kept.
 5. Held out: a logistic probe on the full ``e_delta`` (the black box) and a logistic model on the
    selected features alone; ``explained_share = (AUC_features - 0.5) / (AUC_probe - 0.5)``.
+   ``explained_share_with_length`` gives the features the length control as well (the model the
+   coefficients come from).
 6. Each feature is named by the most distinctive words (log-odds with an informative Dirichlet
    prior) of the "more" side of its top-activating pairs (95-100th percentile of |activation|)
    against their other side, plus "longer"/"shorter" when the more side differs in length.
@@ -70,6 +73,10 @@ class FeatureConfig:
     holdout: float = field(default=0.4, metadata={
         "help": "Share of labelled pairs held out for the probe, the explained share and nothing else."})
     max_selected: int = field(default=8, metadata={"help": "Most features the sparse label model selects."})
+    significant_only: bool = field(default=False, metadata={
+        "help": "Keep only the L1 picks that are significant (Bonferroni); the paper keeps the top-k picks."})
+    sae_on_all: bool = field(default=False, metadata={
+        "help": "Train the autoencoder on every pair's embeddings (no labels), held-out ones included."})
     alpha: float = field(default=0.05, metadata={"help": "Family-wise error rate; Bonferroni over n_latents."})
     min_prevalence: float = field(default=0.002, metadata={
         "help": "A latent firing on a smaller share of pairs is dead."})
@@ -199,7 +206,8 @@ def compute_features(emb_a: np.ndarray, emb_b: np.ndarray, sign: np.ndarray, tex
     n_test = int(round(cfg.holdout * len(labelled)))
     test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
     unlabelled = np.flatnonzero(sign == 0)
-    sae_rows = np.r_[train, unlabelled]
+    # The autoencoder never sees a label; with `sae_on_all` it also learns from the held-out pairs' texts.
+    sae_rows = np.arange(n) if cfg.sae_on_all else np.r_[train, unlabelled]
     fit = sae.fit_sae(delta[sae_rows] * swap[sae_rows, None].astype(np.float32), n_latents=cfg.n_latents, k=cfg.k,
                       prefixes=cfg.prefixes, max_epochs=cfg.max_epochs, seed=cfg.seed, device=cfg.device)
     z = sae.sae_encode(fit, delta)
@@ -234,7 +242,7 @@ def compute_features(emb_a: np.ndarray, emb_b: np.ndarray, sign: np.ndarray, tex
         significant = np.nan_to_num(pval, nan=1.0) < cfg.alpha / cfg.n_latents
         picks = _l1_path(lx[train], zx[train][:, live], y[train], cfg.max_selected) if len(live) else []
         selected = np.zeros(cfg.n_latents, bool)
-        selected[[live[i] for i in picks if significant[live[i]]]] = True
+        selected[[live[i] for i in picks if significant[live[i]] or not cfg.significant_only]] = True
 
         aucs = _held_out_aucs(delta * swap[:, None], zx, lx, y, train, test, np.flatnonzero(selected), seed=cfg.seed)
         t_stats = time.monotonic() - started - t_sae
@@ -309,6 +317,7 @@ def _l1_path(length: np.ndarray, zx: np.ndarray, y: np.ndarray, max_selected: in
     """Columns of `zx` an L1 logistic path picks (at most `max_selected`), in order of entry.
 
     The length control is scaled up so its penalty is negligible (it is effectively unpenalised).
+    Where one step of the path adds more columns than are left, the largest |coefficients| fill up.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -316,11 +325,12 @@ def _l1_path(length: np.ndarray, zx: np.ndarray, y: np.ndarray, max_selected: in
     order: list[int] = []
     for c in np.geomspace(1e-4, 10, 30):
         model = LogisticRegression(l1_ratio=1.0, C=c, solver="liblinear", fit_intercept=False, max_iter=2000)
-        nz = np.flatnonzero(model.fit(x, y).coef_.ravel()[1:] != 0)
-        if len(nz) > max_selected:
+        coef = model.fit(x, y).coef_.ravel()[1:]
+        new = [int(j) for j in np.argsort(-np.abs(coef), kind="stable") if coef[j] != 0 and j not in order]
+        order += new[:max_selected - len(order)]
+        if len(order) >= max_selected:
             break
-        order += [int(j) for j in nz if j not in order]
-    return order[:max_selected]
+    return order
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -349,8 +359,10 @@ def _held_out_aucs(delta: np.ndarray, zx: np.ndarray, lx: np.ndarray, y: np.ndar
     auc_feat = fit_auc(zx[:, selected]) if len(selected) else 0.5
     auc_feat_len = fit_auc(np.c_[lx, zx[:, selected]]) if len(selected) else auc_len
     share = (auc_feat - 0.5) / (auc_probe - 0.5) if auc_probe > 0.5 else float("nan")
+    share_len = (auc_feat_len - 0.5) / (auc_probe - 0.5) if auc_probe > 0.5 else float("nan")
     return {"auc_probe": round(auc_probe, 4), "auc_features": round(auc_feat, 4), "auc_length": round(auc_len, 4),
             "auc_features_length": round(auc_feat_len, 4), "explained_share": round(float(share), 4),
+            "explained_share_with_length": round(float(share_len), 4),
             "probe_C": float(np.atleast_1d(probe.C_)[0])}
 
 

@@ -45,16 +45,19 @@ def planted():
 
 
 def _selected_by_concept(result, atoms: np.ndarray) -> dict[int, tuple[int, float]]:
-    """{concept: (selected latent, orientation)}: each selected latent's best-matching concept, and the
-    sign of its activation's correlation with that concept's planted difference."""
+    """{concept: (selected latent, orientation)}: the selected latents' best-matching concepts, and the
+    sign of the activation's correlation with that concept's planted difference."""
     _, ea, eb, *_ = _planted()
     target = (ea - eb) @ atoms.T
     lat = result.latents.to_pandas()
-    out = {}
-    for j in lat.latent[lat.selected]:
+    out: dict[int, tuple[int, float]] = {}
+    best_p: dict[int, float] = {}
+    for j in lat.latent[lat.selected]:  # per concept, the selected latent with the smallest p-value
         corr = np.array([np.corrcoef(result.activations[:, j], target[:, a])[0, 1] for a in range(len(atoms))])
         a = int(np.abs(corr).argmax())
-        out[a] = (int(j), float(np.sign(corr[a])))
+        p = float(lat.p_value[lat.latent == j].iloc[0])
+        if p < best_p.get(a, np.inf):
+            out[a], best_p[a] = (int(j), float(np.sign(corr[a]))), p
     return out
 
 
