@@ -61,6 +61,16 @@ with ui.errors_shown():
         t = fv.terms(lat, latent)
         st.caption(f"More of: {ui.inline(', '.join(t['more']) or '-', max_chars=200)} · less of: "
                    f"{ui.inline(', '.join(t['less']) or '-', max_chars=200)}")
+        ids = fv.decided(run.run_id, latent)
+        st.caption(f"This feature decides {len(ids):,} pairs: among its strongest activations, the label went "
+                   "the way it pulls. Review them when it rewards something it should not.")
+        with st.container(horizontal=True):
+            if st.button(f"Open the {len(ids):,} pairs in Browse", key="feat.browse", icon=":material/open_in_new:",
+                         disabled=not ids):
+                fv.open_decided(run.run_id, latent)
+            if fv.may_review():
+                st.button("Send them to human review", key="feat.review", icon=":material/thumbs_up_down:",
+                          disabled=not ids, on_click=fv.review_decided, args=(run.run_id, latent, names[latent]))
         for i, row in enumerate(fv.top_pairs(run.run_id, latent).to_dict("records")):
             fv.show_top_pair(row, index=i)
 

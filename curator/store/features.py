@@ -102,3 +102,10 @@ class FeaturesMixin:
         where, params = ("AND list_contains(?, latent)", [list(map(int, latents))]) if latents else ("", [])
         return self.query(f"SELECT pair_id, latent, activation FROM feature_activations WHERE run_id = ? {where} "
                           "ORDER BY pair_id, latent", [run_id, *params], op="feature_activations")
+
+    def feature_activation_labels(self, run_id: str, latent: int) -> pa.Table:
+        """pair_id, activation and the pair's label for every pair where one latent fires."""
+        return self.query("""
+            SELECT a.pair_id, a.activation, p.label FROM feature_activations a JOIN pairs p USING (pair_id)
+            WHERE a.run_id = ? AND a.latent = ? ORDER BY abs(a.activation) DESC, a.pair_id""",
+                          [run_id, int(latent)], op="feature_activation_labels")

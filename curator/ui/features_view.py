@@ -187,3 +187,42 @@ def show_top_pair(row: dict[str, Any], *, index: int) -> None:
 def terms(lat: pd.DataFrame, latent: int) -> dict[str, list[str]]:
     raw = lat.set_index("latent").terms.get(latent)
     return json.loads(raw) if isinstance(raw, str) else {"more": [], "less": []}
+
+
+@st.cache_data(ttl=data.TTL, max_entries=64, show_spinner=False)
+def _decided(db: str, run_id: str, latent: int) -> list[str]:
+    from curator.features import decided_pairs
+
+    return decided_pairs(Store.open(db), run_id, latent)
+
+
+def decided(run_id: str, latent: int) -> list[str]:
+    """Pair ids the feature decides (`curator.features.decided_pairs`)."""
+    return _decided(data.db_path(), run_id, int(latent))
+
+
+def open_decided(run_id: str, latent: int) -> None:
+    """Hand the pairs a feature decides to the Browse page (a callback would not switch pages)."""
+    keys.set_selection(decided(run_id, latent), source=f"feature {latent} decides")
+    st.switch_page(keys.BROWSE_PAGE)
+
+
+def may_review() -> bool:
+    return auth.is_admin()
+
+
+def review_decided(run_id: str, latent: int, name: str) -> None:
+    """Callback: a labelling queue of the pairs a feature decides (admins only)."""
+    auth.require_admin("Sending pairs to review")
+    from curator.annotate.queue import create_queue
+
+    ids = decided(run_id, latent)
+    try:
+        queue = create_queue(data.get_store(), name=f"feature {latent}: {name[:40]}", pair_ids=ids,
+                             source=f"feature:{run_id}:{latent}", created_by=auth.current_user().id)
+    except (CuratorError, ValueError) as e:
+        st.session_state[keys.FEAT_NOTICE] = ("error", f"No queue created: {inline(str(e), max_chars=300)}")
+        return
+    data.invalidate()
+    st.session_state[keys.FEAT_NOTICE] = ("success", f"Queue {inline(queue.queue_id, max_chars=80)} holds "
+                                                     f"{len(ids):,} pairs for human review (Label page).")

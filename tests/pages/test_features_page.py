@@ -105,3 +105,39 @@ def test_dataset_without_labels_says_why(app_db):
     at.button(key="feat.compute").click().run()
     assert not at.exception, at.exception
     assert any("at least 40 labelled" in e.value for e in at.error)
+
+
+def test_decided_pairs_open_in_browse_and_go_to_review(features_db):
+    from curator.features import decided_pairs
+
+    store = Store(features_db)
+    try:
+        run = store.feature_runs("demo")[0]
+        lat = [r for r in store.feature_latents(run.run_id).to_pylist()]
+        latent = lat[0]["latent"]
+        ids = decided_pairs(store, run.run_id, latent, top_share=1.0)
+        acts = {r["pair_id"]: r for r in store.feature_activation_labels(run.run_id, latent).to_pylist()}
+        pull = 1 if lat[0]["coef"] > 0 else -1
+        assert ids and all((acts[p]["activation"] > 0) == ((acts[p]["label"] == "a") == (pull > 0)) for p in ids)
+        assert len(decided_pairs(store, run.run_id, latent)) <= len(ids)
+        with pytest.raises(ValueError, match="top_share"):
+            decided_pairs(store, run.run_id, latent, top_share=0)
+    finally:
+        store.close()
+    at = _page()
+    at.selectbox(key=keys.FEAT_LATENT).set_value(latent).run()
+    shown = features_view.decided(run.run_id, latent)
+    if not shown:
+        pytest.skip("the first feature decides no pair in this small run")
+    at.button(key="feat.review").click().run()
+    assert not at.exception, at.exception
+    assert any("human review" in s.value for s in at.success)
+    store = Store(features_db)
+    try:
+        queue = [q for q in store.queues() if q.name.startswith(f"feature {latent}")]
+        assert len(queue) == 1
+    finally:
+        store.close()
+    at.button(key="feat.browse").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state[keys.SELECTION].pair_ids == tuple(shown)
