@@ -221,3 +221,24 @@ def decided_pairs(store: Store, run_id: str, latent: int, *, top_share: float = 
         if label in ("a", "b") and np.sign(act) * (1.0 if label == "a" else -1.0) * pull > 0:
             out.append(pair_id)
     return out
+
+
+def card_features(store: Store, dataset: str, *, top: int = 8) -> dict[str, Any]:
+    """The dataset card's view of a dataset's newest feature run: ``{"features": {...}}`` or ``{}``.
+
+    Holds the run id, the dataset version it describes, the held-out explained share and the
+    selected features (name, which way annotators lean, coefficient, p-value, prevalence); when none
+    was selected, the three most significant.
+    """
+    runs = store.feature_runs(dataset)
+    if not runs:
+        return {}
+    run = runs[0]
+    ranked = store.feature_latents(run.run_id).to_pylist()  # selected first, then by p-value
+    rows = [r for r in ranked if r["selected"]][:top] or ranked[:min(top, 3)]
+    return {"features": {
+        "run_id": run.run_id, "dataset_version": run.dataset_version,
+        "explained_share": run.summary.get("explained_share"), "auc_probe": run.summary.get("auc_probe"),
+        "top": [{"latent": r["latent"], "name": r["name"], "direction": r["direction"],
+                 "coef": None if r["coef"] is None else round(r["coef"], 3), "p_value": r["p_value"],
+                 "prevalence": round(r["prevalence"], 4)} for r in rows]}}

@@ -326,8 +326,10 @@ def export(store: Store, recipe: Recipe, root: str | Path, options: ExportOption
     options = options or ExportOptions(name=recipe.name or "export")
     selection = select(store, recipe)
     names = sorted(set(selection.rows.column("dataset").to_pylist())) if selection.rows.num_rows else []
-    sources = [{"name": d.name, "source": d.source, "shape": d.shape, "version": d.version}
-               for d in store.datasets() if d.name in names]
+    from curator.features import card_features
+
+    sources = [{"name": d.name, "source": d.source, "shape": d.shape, "version": d.version,
+                **card_features(store, d.name)} for d in store.datasets() if d.name in names]
     run = None
     if recipe.filter.signal_run:
         found = [r for r in store.signal_runs() if r.run_id == recipe.filter.signal_run]

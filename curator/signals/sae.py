@@ -6,8 +6,9 @@ Curator: rows ``x`` (N, D) in, sparse codes ``z`` (N, M) out, with
 - ``pre = W_enc (x - b_in) + b_lat``; the activation is the identity, so a latent is **signed**
   (on embedding differences e(A) - e(B): positive means more present in A);
 - BatchTopK in training: the ``K * B`` largest ``|pre|`` of a batch of B rows are kept, so a row
-  may use more or fewer than K latents; at inference a latent fires where ``|pre| > threshold``,
-  the threshold being a running mean of the smallest kept ``|pre|`` in training;
+  may use more or fewer than K latents; at inference a latent fires where ``|pre| > threshold``.
+  Training tracks the threshold as a running mean of the smallest kept ``|pre|``; after training it
+  is set to the ``K * N``-th largest ``|pre|`` over the N training rows (K per row on average);
 - the Matryoshka loss: the mean of the normalised reconstruction errors of every prefix of the
   latents (``prefixes`` = (8, 32): the first 8 latents alone must already reconstruct), so early
   latents carry the coarse features;
@@ -177,6 +178,9 @@ def fit_sae(x: np.ndarray, *, n_latents: int = 32, k: int = 4, prefixes: tuple[i
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    with torch.no_grad():  # the inference threshold keeps K per row on average over the training rows
+        pre = model.pre(xs[torch.from_numpy(train_idx).to(dev)]).abs().flatten()
+        model.threshold.copy_(torch.topk(pre, min(k * len(train_idx), pre.numel())).values[-1])
     logger.info("sae: %d rows, M=%d, K=%d, %d epochs, val loss %.4f on %s", len(x), n_latents, k, epochs, best, dev)
     return SAEFit(model=model, scale=scale, epochs=epochs, val_loss=best, device=dev)
 
