@@ -209,3 +209,24 @@ def test_card_lists_the_top_features(curation):
 def test_card_without_features_has_no_feature_section(curation):
     card = (_export(curation).path / "README.md").read_text()
     assert "What the labels reward" not in card
+
+
+def test_recipe_step_drops_the_pairs_a_feature_decides(curation):
+    from curator.curate import DropFeatureDecided, Recipe, select
+    from curator.curate.steps import step_from_dict, step_to_dict
+    from curator.features import decided_pairs
+
+    run_id = _store_feature_run(curation.store, curation.pair_ids)
+    step = DropFeatureDecided(run_id=run_id, latent=0, top_share=1.0)
+    assert step_from_dict(step_to_dict(step)) == step
+    decided = decided_pairs(curation.store, run_id, 0, top_share=1.0)
+    label = curation.store.pair(curation.pair_ids[0])["label"]
+    assert decided == ([curation.pair_ids[0]] if label == "a" else [])  # +activation, +coef: decided when A won
+    base = select(curation.store, Recipe(filter=PairFilter(signal_run="run1")))
+    got = select(curation.store, Recipe(filter=PairFilter(signal_run="run1"), steps=(step,)))
+    kept = set(got.rows.column("pair_id").to_pylist())
+    assert kept == set(base.rows.column("pair_id").to_pylist()) - set(decided)
+    assert got.steps[-1].kind == "drop_feature" and got.steps[-1].removed == len(set(decided) & set(
+        base.rows.column("pair_id").to_pylist()))
+    with pytest.raises(ValueError, match="top_share"):
+        DropFeatureDecided(run_id=run_id, top_share=0)
