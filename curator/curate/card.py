@@ -64,6 +64,8 @@ def render_card(card: dict[str, Any]) -> str:
     col_rows = [(f"`{c}`", _COLUMN_HELP[c]) for c in columns]
     col_rows += [(f"`signal_{s}`", f"signal `{s}` of the signal run (oriented to the exported label)")
                  for s in options.get("signals", [])]
+    col_rows += [(f"`feature_{j}`", f"activation of preference feature {j} of run `{options.get('feature_run')}` "
+                                    "(> 0: more of it in `chosen`)") for j in options.get("features", [])]
     parts += [_table(("column", "meaning"), col_rows), ""]
     parts += ["## Counts", "", _table(("split", "rows"), [("train", counts.get("train", 0)),
                                                           ("test", counts.get("test", 0))]), ""]

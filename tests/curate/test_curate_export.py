@@ -230,3 +230,19 @@ def test_recipe_step_drops_the_pairs_a_feature_decides(curation):
         base.rows.column("pair_id").to_pylist()))
     with pytest.raises(ValueError, match="top_share"):
         DropFeatureDecided(run_id=run_id, top_share=0)
+
+
+def test_feature_activations_as_export_columns(curation):
+    run_id = _store_feature_run(curation.store, curation.pair_ids)
+    result = _export(curation, feature_run=run_id, features=(0, 1))
+    rows = [r for s in ("train", "test") for r in pq.read_table(result.path / f"{s}.parquet").to_pylist()]
+    by_id = {r["pair_id"]: r for r in rows}
+    label = curation.store.pair(curation.pair_ids[0])["label"]
+    if curation.pair_ids[0] in by_id:  # +0.5 toward A: positive when A is chosen
+        assert by_id[curation.pair_ids[0]]["feature_0"] == (0.5 if label == "a" else -0.5)
+    assert all(r["feature_1"] == 0.0 for p, r in by_id.items() if p != curation.pair_ids[1])
+    assert "`feature_0`" in (result.path / "README.md").read_text()
+    with pytest.raises(ValueError, match="feature_run"):
+        ExportOptions(features=(0,))
+    with pytest.raises(ExportError, match="No feature run"):
+        _export(curation, feature_run="nope", features=(0,))
