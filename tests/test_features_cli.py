@@ -132,3 +132,38 @@ def test_cli_eval_features_json(tmp_path):
     assert out["explained_share"] is None or -1 < out["explained_share"] < 2
     assert len(out["selected_features"]) == out["n_selected"] <= 8
     assert any(w["group"] == "dataset label" for w in out["group_weights"])
+
+
+@pytest.mark.slow
+def test_demo_planted_structure_comes_out_as_features(tmp_path):
+    """The demo's planted length bias and its vague / rude bad responses show up as selected features."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from curator.evals.features import load_pairs_and_judgements
+    from curator.features import features_for_pairs
+
+    files = write_demo(tmp_path / "demo", n_pairs=1500, seed=0)
+    pairs, votes = load_pairs_and_judgements(files.pairs_path)
+    result = features_for_pairs(pairs, FeatureConfig(), judgements=votes)
+    s = result.summary
+    assert s["auc_length"] > 0.7  # the planted length bias: the longer response is usually chosen
+    assert s["explained_share"] > 0.5 and s["auc_probe"] > 0.75
+    truth = pq.read_table(files.truth_path).to_pandas().set_index("pair_id").loc[pairs.column("pair_id").to_pylist()]
+    sign = np.where(np.array(pairs.column("label").to_pylist()) == "a", 1.0, -1.0)
+    true_sign = np.where(truth["flipped"].to_numpy(), -sign, sign)
+    lat = result.latents.to_pandas()
+    by_defect = {}
+    for j in lat.latent[lat.selected]:
+        toward_bad = -result.activations[:, j] * true_sign  # > 0: more of it in the worse response
+        for defect in ("vague", "rude"):
+            mask = (truth["defect"] == defect).to_numpy()
+            by_defect.setdefault(defect, []).append((float(toward_bad[mask].mean()), int(j)))
+    for defect in ("vague", "rude"):
+        strength, j = max(by_defect[defect])
+        assert strength > 0.1, (defect, by_defect[defect])
+        row = lat.set_index("latent").loc[j]
+        # more of a defect's feature in the worse response: annotators must prefer less of it
+        assert row["coef"] < 0 and row["direction"] == "less", (defect, row.to_dict())
+    shorter = lat[lat.selected & lat.name.str.startswith("shorter")]
+    assert len(shorter) and (shorter.coef < 0).any()  # "shorter" features are dispreferred: the length bias
