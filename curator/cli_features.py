@@ -92,15 +92,27 @@ def eval_features(
                                                                          "judgements' majority (PandaLM).")] = False,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs with consecutive seeds; means are "
                                                                "reported.")] = 1,
+    describe_url: Annotated[str | None, typer.Option("--describe-url", help="OpenAI-compatible endpoint (e.g. "
+                                                     "http://127.0.0.1:8000/v1) that writes and scores a one-line "
+                                                     "description of each selected feature.")] = None,
+    describe_model: Annotated[str, typer.Option("--describe-model", help="Model name sent to --describe-url.")]
+    = "default",
     as_json: JsonOpt = False,
 ) -> None:
     """Held-out share of the full-embedding probe's AUC above 0.5 that the selected features recover."""
     from curator.evals.features import dumps, evaluate_features
     from curator.signals.features import FeatureConfig
 
+    describe = None
+    if describe_url:
+        from curator.annotate.judges.openai_compat import OpenAIJudge
+
+        judge = OpenAIJudge(describe_url, describe_model, max_tokens=60)
+        describe = lambda prompt: judge.ask(prompt)["content"]  # noqa: E731
     try:
         result = evaluate_features(data, FeatureConfig(embedder=embedder, seed=seed, holdout=holdout),
-                                   label_from="human-majority" if human_majority else None, seeds=seeds)
+                                   label_from="human-majority" if human_majority else None, seeds=seeds,
+                                   describe=describe)
     except ValueError as e:
         typer.echo(f"Error: {e}", err=True)
         raise typer.Exit(code=1) from None
@@ -111,4 +123,5 @@ def eval_features(
                f"share {result['explained_share']:.0%} ({result['n_selected']} features, {result['n_test']} held out, "
                f"{len(result['per_seed'])} seed(s), {result['total_seconds']} s)")
     for f in result["selected_features"]:
-        typer.echo(f"  {f['coef']:+.2f}  p={f['p_value']:.1e}  {f['prevalence']:.1%}  {f['name']}")
+        said = f"  · LLM: {f['description']} (score {f['score']})" if f.get("description") else ""
+        typer.echo(f"  {f['coef']:+.2f}  p={f['p_value']:.1e}  {f['prevalence']:.1%}  {f['name']}{said}")

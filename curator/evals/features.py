@@ -49,7 +49,7 @@ def load_pairs_and_judgements(path: str | Path) -> tuple[pa.Table, pa.Table]:
 
 
 def evaluate_features(path: str | Path, cfg: FeatureConfig | None = None, *, label_from: str | None = None,
-                      seeds: int = 1) -> dict[str, Any]:
+                      seeds: int = 1, describe: Any = None) -> dict[str, Any]:
     """The held-out explained share of the features of the pairs at `path` (see the module docstring).
 
     Args:
@@ -58,6 +58,8 @@ def evaluate_features(path: str | Path, cfg: FeatureConfig | None = None, *, lab
             human judgements where the source has no label (PandaLM).
         seeds: runs with seeds ``cfg.seed .. cfg.seed + seeds - 1`` (split, swaps, autoencoder); the
             headline numbers are their means, ``per_seed`` lists each (features are the first seed's).
+        describe: ``ask(prompt) -> text`` of a language model; when given, the selected features get
+            one-line descriptions scored on held-out pairs (`curator.feature_descriptions`).
     """
     import dataclasses
 
@@ -81,6 +83,13 @@ def evaluate_features(path: str | Path, cfg: FeatureConfig | None = None, *, lab
                  "prevalence": round(r["prevalence"], 4), "direction": r["direction"]}
                 for r in sorted(lat, key=lambda r: -abs(r["coef"] or 0)) if r["selected"]]
     weights = result.weights.to_pylist()
+    if describe is not None:
+        from curator.feature_descriptions import describe_features
+
+        texts = [[t or "" for t in pairs.column(c).to_pylist()] for c in ("response_a", "response_b")]
+        found = {d["latent"]: d for d in describe_features(result, *texts, describe, seed=cfg.seed)}
+        for f in selected:
+            f.update({k: found[f["latent"]][k] for k in ("description", "score")} if f["latent"] in found else {})
     return {"dataset": str(path), "embedder": cfg.embedder, "seed": cfg.seed, **result.summary, **means,
             "per_seed": per_seed, "selected_features": selected,
             "group_weights": [w for w in weights if w["kind"] != "cluster"],
