@@ -125,3 +125,37 @@ def eval_features(
     for f in result["selected_features"]:
         said = f"  · LLM: {f['description']} (score {f['score']})" if f.get("description") else ""
         typer.echo(f"  {f['coef']:+.2f}  p={f['p_value']:.1e}  {f['prevalence']:.1%}  {f['name']}{said}")
+
+
+@eval_app.command("principles")
+def eval_principles(
+    data: Annotated[Path, typer.Argument(metavar="DATA", exists=True, help="Preference pairs with labels.")],
+    url: Annotated[str, typer.Option("--url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")],
+    model: Annotated[str, typer.Option("--model", help="Model name sent to the endpoint.")] = "default",
+    train: Annotated[int, typer.Option("--train", min=4, help="Comparisons principles are proposed from and voted "
+                                                              "on.")] = 40,
+    test: Annotated[int, typer.Option("--test", min=1, help="Held-out comparisons the constitution is scored "
+                                                            "on.")] = 40,
+    max_principles: Annotated[int, typer.Option("--max-principles", min=1, help="Longest constitution.")] = 5,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Inverse Constitutional AI: principles that explain the labels, and how well they reconstruct held-out ones."""
+    from curator.annotate.judges.openai_compat import OpenAIJudge
+    from curator.evals.features import load_pairs_and_judgements
+    from curator.principles import compute_principles
+
+    pairs, _ = load_pairs_and_judgements(data)
+    judge = OpenAIJudge(url, model, max_tokens=80)
+    cols = [pairs.column(c).to_pylist() for c in ("prompt", "response_a", "response_b", "label")]
+    result = compute_principles(*cols, lambda p: judge.ask(p)["content"], n_train=train, n_test=test,
+                                max_principles=max_principles, seed=seed)
+    out = {"dataset": str(data), "principles": result.principles, "proposals": result.proposals,
+           "reconstruction_accuracy": result.accuracy, "n_test": result.n_test, "requests": judge.requests_sent}
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(f"{data}: {len(result.principles)} principles from {result.proposals} proposals; reconstruction "
+               f"accuracy {result.accuracy} on {result.n_test} held-out pairs")
+    for p in result.principles:
+        typer.echo(f"  +{p['for']} -{p['against']} ={p['abstain']}  {p['principle']}")
