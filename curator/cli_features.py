@@ -16,11 +16,13 @@ from typing import Annotated, Any
 import typer
 
 from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, _open_store, eval_app
+from curator.signals.features import FeatureConfig
 
-EmbedderOpt = Annotated[str, typer.Option("--embedder", help="Embedding model: 'default', 'minilm', "
+_HELP = FeatureConfig.help()  # the config's help text is the options' one description
+EmbedderOpt = Annotated[str, typer.Option("--embedder", help=_HELP["embedder"] + " 'default', 'minilm', "
                                                              "'minilm-int8', 'minilm-m2v' or a local path / hub id.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the swaps, the split and the autoencoder.")]
-LatentsOpt = Annotated[int, typer.Option("--latents", min=4, help="M: latents of the sparse autoencoder.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help=_HELP["seed"])]
+LatentsOpt = Annotated[int, typer.Option("--latents", min=4, help=_HELP["n_latents"])]
 
 
 def features(
@@ -86,8 +88,7 @@ def eval_features(
                                                                            "HH-RLHF helpful-base test.jsonl.gz).")],
     embedder: EmbedderOpt = "default",
     seed: SeedOpt = 0,
-    holdout: Annotated[float, typer.Option("--holdout", min=0.05, max=0.8, help="Share of labelled pairs held "
-                                                                               "out.")] = 0.4,
+    holdout: Annotated[float, typer.Option("--holdout", min=0.05, max=0.8, help=_HELP["holdout"])] = 0.4,
     human_majority: Annotated[bool, typer.Option("--human-majority", help="Label unlabelled pairs by the human "
                                                                          "judgements' majority (PandaLM).")] = False,
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Runs with consecutive seeds; means are "
