@@ -64,26 +64,28 @@ def test_features_page_switches_feature_and_group_kind(features_db):
     assert len(at.get("plotly_chart")) == 2
 
 
-def test_injection_text_in_top_pairs_stays_text(features_db):
-    store = Store(features_db)
-    try:
-        run = store.feature_runs("demo")[0]
-        inj = appdata.injection_pair_id()
-        acts = store.feature_activations(run.run_id).to_pylist()
-    finally:
-        store.close()
-    latents = {a["latent"] for a in acts if a["pair_id"] == inj}
-    if not latents:
-        pytest.skip("the injection pair activates no feature in this run")
-    at = _page()
-    shown = features_view.ranked_table(features_view.latents(run.run_id)).feature.tolist()
-    pick = next((j for j in shown if j in latents), None)
-    if pick is None:
-        pytest.skip("the injection pair only activates hidden latents")
-    at.selectbox(key=keys.FEAT_LATENT).set_value(pick).run()
-    assert not at.exception
-    for md in at.markdown:
-        assert "<script>" not in md.value and "onerror=" not in md.value
+def _draw_injection_pair():
+    import appdata
+
+    from curator.ui import features_view as fv
+
+    text = appdata.INJECTION_TEXT
+    fv.show_top_pair({"prompt": "Q " + text, "response_a": "A " + text, "response_b": "B " + text,
+                      "label": "a", "activation": -0.7}, index=0)
+
+
+INJECTION = appdata.INJECTION_TEXT
+
+
+def test_top_pair_text_is_shown_as_text_never_markdown():
+    at = AppTest.from_function(_draw_injection_pair, default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    codes = [c.value for c in at.code]
+    # negative activation: B has more of the feature, so B is drawn first
+    assert codes == ["Q " + INJECTION, "B " + INJECTION, "A " + INJECTION]
+    for md in [*at.markdown, *at.caption]:
+        assert "<script>" not in md.value and "onerror" not in md.value and "](javascript" not in md.value
 
 
 def test_compute_button_makes_a_run(app_db):
