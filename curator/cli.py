@@ -333,9 +333,11 @@ def run_forwarding_signals(argv: list[str], *, env: dict[str, str], grace_s: flo
 # `curator signals` and `curator jobs ...` live in their own module (they use the options above).
 from curator import cli_annotate  # noqa: E402, F401  (registers eval routing, queue, agreement, route)
 from curator import cli_curate  # noqa: E402, F401  (registers export, recipe, train, eval curation)
+from curator.cli_features import features  # noqa: E402  (also registers eval features)
 from curator.cli_signals import jobs_app, signals  # noqa: E402
 
 app.command()(signals)
+app.command()(features)
 app.add_typer(jobs_app, name="jobs")
 
 

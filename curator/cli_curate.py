@@ -96,6 +96,10 @@ def export_cmd(
                                              help=_help(ExportOptions, "test_size"))] = 0.1,
     split_by: Annotated[str, typer.Option("--split-by", help=_help(ExportOptions, "split_by"))] = "prompt",
     seed: Annotated[int, typer.Option("--seed", help=_help(ExportOptions, "seed"))] = 0,
+    feature_run: Annotated[str | None, typer.Option("--feature-run", help=_help(ExportOptions, "feature_run"))]
+    = None,
+    feature: Annotated[list[int] | None, typer.Option("--feature", metavar="N", help=_help(ExportOptions, "features")
+                                                      + " Repeatable.")] = None,
     push: Annotated[str | None, typer.Option("--push", metavar="REPO_ID",
                                              help="Also push to this Hugging Face dataset repo (needs HF_TOKEN).")]
     = None,
@@ -107,7 +111,8 @@ def export_cmd(
     store = _open_store(db)
     rec = _load_recipe(store, recipe)
     options = ExportOptions(name=name or rec.name or "export", conversational=conversational, margin=margin.value,
-                            test_size=test_size, split_by=split_by, seed=seed)
+                            test_size=test_size, split_by=split_by, seed=seed, feature_run=feature_run,
+                            features=tuple(feature or ()))
     result = export(store, rec, out, options, export_id=export_id)
     data: dict[str, Any] = {"export_id": result.export_id, "path": str(result.path), "train": result.n_train,
                             "test": result.n_test, "format": fmt.value,

@@ -20,10 +20,20 @@ from curator.curate.select import (
                                    select,
                                    strength_recipe,
 )
-from curator.curate.steps import STEPS, ClusterBalance, Dedup, DropFlags, DropFlipped, PromptCap, StrengthBand, TopK
+from curator.curate.steps import (
+    STEPS,
+    ClusterBalance,
+    Dedup,
+    DropFeatureDecided,
+    DropFlags,
+    DropFlipped,
+    PromptCap,
+    StrengthBand,
+    TopK,
+)
 
 __all__ = [
-    "LABEL_SOURCES", "ORDERS", "STEPS", "ClusterBalance", "Dedup", "DropFlags", "DropFlipped", "ExportError",
+    "LABEL_SOURCES", "ORDERS", "STEPS", "ClusterBalance", "Dedup", "DropFeatureDecided", "DropFlags", "DropFlipped", "ExportError",
     "ExportOptions", "ExportResult", "Preview", "PromptCap", "Recipe", "RecipeNotFound", "Selection", "StepReport",
     "StrengthBand", "TopK", "apply_recipe", "default_recipe", "export", "full_cluster_counts", "load_recipe",
     "preview", "push_to_hub", "resolve_labels", "save_recipe", "select", "strength_recipe", "write_export",

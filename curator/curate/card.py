@@ -64,6 +64,8 @@ def render_card(card: dict[str, Any]) -> str:
     col_rows = [(f"`{c}`", _COLUMN_HELP[c]) for c in columns]
     col_rows += [(f"`signal_{s}`", f"signal `{s}` of the signal run (oriented to the exported label)")
                  for s in options.get("signals", [])]
+    col_rows += [(f"`feature_{j}`", f"activation of preference feature {j} of run `{options.get('feature_run')}` "
+                                    "(> 0: more of it in `chosen`)") for j in options.get("features", [])]
     parts += [_table(("column", "meaning"), col_rows), ""]
     parts += ["## Counts", "", _table(("split", "rows"), [("train", counts.get("train", 0)),
                                                           ("test", counts.get("test", 0))]), ""]
@@ -84,6 +86,23 @@ def render_card(card: dict[str, Any]) -> str:
         parts += ["## Sources", "", _table(("dataset", "source", "version"),
                                            [(s.get("name"), s.get("source"), s.get("version"))
                                             for s in card["sources"]]), ""]
+    featured = [s for s in card.get("sources") or () if s.get("features")]
+    if featured:
+        parts += ["## What the labels reward", "",
+                  "Interpretable preference features (a sparse autoencoder on the embedding difference of the two "
+                  "responses, weights from a length-controlled logistic model of the label).", ""]
+        for s in featured:
+            f = s["features"]
+            share = f.get("explained_share")
+            parts += [f"Dataset `{s.get('name')}` (feature run `{f.get('run_id')}`, version {f.get('dataset_version')}): "
+                      + (f"the selected features recover {share:.0%} of a full-embedding probe's AUC above 0.5 "
+                         "on held-out pairs." if isinstance(share, int | float) else "no explained share."), ""]
+            if f.get("top"):
+                parts += [_table(("feature", "annotators prefer", "coefficient", "p-value", "prevalence"),
+                                 [(r.get("name") or r.get("latent"), f"{r.get('direction') or '-'} of it",
+                                   "-" if r.get("coef") is None else f"{r['coef']:+.2f}",
+                                   "-" if r.get("p_value") is None else f"{r['p_value']:.1e}",
+                                   f"{r.get('prevalence', 0):.1%}") for r in f["top"]]), ""]
     run = card.get("signal_run")
     parts += ["## Signals", ""]
     if run:

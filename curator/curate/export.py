@@ -70,6 +70,11 @@ class ExportOptions:
     annotator_count: bool = field(default=True, metadata={"help": "Add `n_annotators`."})
     signals: tuple[str, ...] = field(default=("margin", "margin_std", "p_correct", "cluster"),
                                      metadata={"help": "Signal columns to add, each prefixed `signal_`."})
+    feature_run: str | None = field(default=None, metadata={
+        "help": "Feature run whose activations `features` come from (`curator features DATASET` prints its id)."})
+    features: tuple[int, ...] = field(default=(), metadata={
+        "help": "Feature (latent) numbers added as `feature_<n>` columns: the activation oriented to the exported "
+                "label (> 0: more of the feature in `chosen`; 0 where it does not fire)."})
     test_size: float = field(default=0.1, metadata={"help": "Share of rows in the test split (0 = no test)."})
     split_by: str = field(default="prompt", metadata={"help": "'prompt' (no prompt in both splits), 'pair', or "
                                                               "'source' (the pairs' own `split` column: rows "
@@ -80,6 +85,9 @@ class ExportOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "signals", tuple(self.signals))
         object.__setattr__(self, "formats", tuple(self.formats))
+        object.__setattr__(self, "features", tuple(int(j) for j in self.features))
+        if self.features and not self.feature_run:
+            raise ValueError("`features` is set but `feature_run` is not: name the run the activations come from.")
         if self.margin not in MARGINS:
             raise ValueError(f"`margin` must be one of {MARGINS}, got {self.margin!r}.")
         if self.split_by not in SPLIT_BY:
@@ -153,6 +161,9 @@ def trl_rows(selection: Selection, options: ExportOptions) -> list[dict[str, Any
             value = cols[s][i] if s in cols else None
             row[f"signal_{s}"] = None if value is None or (isinstance(value, float) and not np.isfinite(value)) \
                 else value
+        for j in options.features:
+            value = cols.get(f"feature_{j}", [None] * n)[i]
+            row[f"feature_{j}"] = 0.0 if value is None else float(value)
         row["label_source"] = cols["label_source"][i]
         row["difficulty"] = cols["difficulty"][i]
         row["position"] = int(cols["position"][i])
@@ -328,8 +339,10 @@ def export(store: Store, recipe: Recipe, root: str | Path, options: ExportOption
     options = options or ExportOptions(name=recipe.name or "export")
     selection = select(store, recipe)
     names = sorted(set(selection.rows.column("dataset").to_pylist())) if selection.rows.num_rows else []
-    sources = [{"name": d.name, "source": d.source, "shape": d.shape, "version": d.version}
-               for d in store.datasets() if d.name in names]
+    from curator.features import card_features
+
+    sources = [{"name": d.name, "source": d.source, "shape": d.shape, "version": d.version,
+                **card_features(store, d.name)} for d in store.datasets() if d.name in names]
     run = None
     if recipe.filter.signal_run:
         found = [r for r in store.signal_runs() if r.run_id == recipe.filter.signal_run]
@@ -337,11 +350,30 @@ def export(store: Store, recipe: Recipe, root: str | Path, options: ExportOption
             r = found[0]
             run = {"run_id": r.run_id, "dataset": r.dataset, "dataset_version": r.dataset_version,
                    "models": r.models, "params": r.params, "n_pairs": r.n_pairs}
+    if options.features:
+        selection = _with_feature_columns(store, selection, options)
     result = write_export(selection, root, options, export_id=export_id, sources=sources, signal_run=run)
     store.record_export(export_id=result.export_id, name=options.name, dataset=",".join(names) or None,
                         recipe=recipe.to_dict(), n_rows=result.n_train + result.n_test, path=str(result.path),
                         card=result.card)
     return result
+
+
+def _with_feature_columns(store: Store, selection: Selection, options: ExportOptions) -> Selection:
+    """The selection with a ``feature_<n>`` column per requested feature, oriented to the resolved label."""
+    from dataclasses import replace
+
+    if not any(r.run_id == options.feature_run for r in store.feature_runs()):
+        raise ExportError(f"No feature run {options.feature_run!r}; `curator features DATASET` lists the runs.")
+    acts = store.feature_activations(options.feature_run or "", tuple(options.features))
+    by = {(p, j): a for p, j, a in zip(*(acts.column(c).to_pylist() for c in ("pair_id", "latent", "activation")),
+                                       strict=True)}
+    rows = selection.rows
+    ids, labels = rows.column("pair_id").to_pylist(), rows.column("label").to_pylist()
+    for j in options.features:
+        col = [by.get((p, j), 0.0) * (1.0 if lab == "a" else -1.0) for p, lab in zip(ids, labels, strict=True)]
+        rows = rows.append_column(f"feature_{j}", pa.array(col, pa.float64()))
+    return replace(selection, rows=rows)
 
 
 def push_to_hub(export_path: str | Path, repo_id: str, *, token: str | None = None, private: bool = True) -> str:

@@ -167,7 +167,8 @@ def label_frame(pairs: pa.Table, judgements: pa.Table | None, *, priority: tuple
 
 
 def apply_recipe(pairs: pa.Table, recipe: Recipe, *, judgements: pa.Table | None = None,
-                 embeddings: np.ndarray | None = None) -> Selection:
+                 embeddings: np.ndarray | None = None,
+                 feature_pairs: dict[str, frozenset[str]] | None = None) -> Selection:
     """Apply a recipe's label priority, steps and ordering to the rows its filter selected.
 
     Args:
@@ -175,6 +176,7 @@ def apply_recipe(pairs: pa.Table, recipe: Recipe, *, judgements: pa.Table | None
         recipe: the recipe; its filter is assumed to be applied already.
         judgements: latest judgement per (pair, kind, annotator) (`Store.curation_judgements`).
         embeddings: optional (N, D) prompt embeddings aligned with `pairs`, for dedup and diversity.
+        feature_pairs: the pairs each feature step names (``{step.key(): pair ids}``).
 
     Returns:
         A Selection.
@@ -198,7 +200,7 @@ def apply_recipe(pairs: pa.Table, recipe: Recipe, *, judgements: pa.Table | None
     input_frame = frame.copy()
     unlabelled = int(frame["label"].isna().sum())
     frame = frame.loc[frame["label"].notna()]
-    ctx = StepContext(embeddings=embeddings, seed=recipe.seed)
+    ctx = StepContext(embeddings=embeddings, seed=recipe.seed, feature_pairs=feature_pairs)
     reports = []
     for step in recipe.steps:
         before = len(frame)

@@ -90,7 +90,17 @@ def select(store: Store, recipe: Recipe, *, embeddings: np.ndarray | None = None
     """
     pairs = store.curation_pairs(recipe.filter)
     judgements = store.curation_judgements(recipe.filter)
-    return apply_recipe(pairs, recipe, judgements=judgements, embeddings=embeddings)
+    return apply_recipe(pairs, recipe, judgements=judgements, embeddings=embeddings,
+                        feature_pairs=feature_step_pairs(store, recipe))
+
+
+def feature_step_pairs(store: Store, recipe: Recipe) -> dict[str, frozenset[str]]:
+    """The pairs each `DropFeatureDecided` step of the recipe drops, read from the store."""
+    from curator.curate.steps import DropFeatureDecided
+    from curator.features import decided_pairs
+
+    return {s.key(): frozenset(decided_pairs(store, s.run_id, s.latent, top_share=s.top_share))
+            for s in recipe.steps if isinstance(s, DropFeatureDecided)}
 
 
 def full_cluster_counts(store: Store, signal_run: str | None) -> dict[int, int] | None:

@@ -27,10 +27,12 @@ FLAG_COLUMNS = ("flag_flipped", "flag_ambiguous", "flag_identical", "flag_near_d
 
 @dataclass(frozen=True)
 class StepContext:
-    """What steps may use besides the frame: (N, D) prompt embeddings indexed by ``_row``, a seed."""
+    """What steps may use besides the frame: (N, D) prompt embeddings indexed by ``_row``, a seed, and
+    the pairs each `DropFeatureDecided` step names (``{step.key(): pair ids}``, resolved by `select`)."""
 
     embeddings: np.ndarray | None = None
     seed: int = 0
+    feature_pairs: dict[str, frozenset[str]] | None = None
 
 
 def _need(frame: pd.DataFrame, column: str, step: str) -> pd.Series:
@@ -368,8 +370,40 @@ class TopK:
         return frame.loc[frame.index.isin(ranked.index[:k])]
 
 
+@dataclass(frozen=True)
+class DropFeatureDecided:
+    """Drop the pairs a preference feature decides (`curator.features.decided_pairs`): its strongest
+    activations whose label went the way the feature pulls, e.g. a feature that rewards something harmful.
+    """
+
+    kind: ClassVar[str] = "drop_feature"
+    run_id: str = field(default="", metadata={"help": "Feature run (`curator features DATASET` prints its id)."})
+    latent: int = field(default=0, metadata={"help": "The feature (latent number) whose decided pairs are dropped."})
+    top_share: float = field(default=0.05, metadata={
+        "help": "Share of the pairs where the feature fires, strongest first, that it may decide."})
+
+    def __post_init__(self) -> None:
+        if not 0 < self.top_share <= 1:
+            raise ValueError(f"`top_share` must be in (0, 1], got {self.top_share}.")
+        if self.latent < 0:
+            raise ValueError(f"`latent` must be 0 or more, got {self.latent}.")
+
+    def key(self) -> str:
+        return f"{self.run_id}:{self.latent}:{self.top_share}"
+
+    def describe(self) -> str:
+        return f"drop pairs feature {self.latent} decides (run {self.run_id})"
+
+    def apply(self, frame: pd.DataFrame, ctx: StepContext) -> pd.DataFrame:
+        ids = (ctx.feature_pairs or {}).get(self.key())
+        if ids is None:
+            raise ValueError(f"Step `{self.kind}` needs the pairs feature {self.latent} of run {self.run_id!r} "
+                             "decides; `curator.curate.select` reads them from the store.")
+        return frame.loc[~frame["pair_id"].isin(ids)]
+
+
 STEPS: dict[str, type] = {cls.kind: cls for cls in (DropFlipped, StrengthBand, DropFlags, Dedup, ClusterBalance,
-                                                      PromptCap, TopK)}
+                                                      PromptCap, TopK, DropFeatureDecided)}
 
 
 def step_to_dict(step: Any) -> dict[str, Any]:

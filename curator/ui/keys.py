@@ -22,6 +22,7 @@ PAGE_ICONS = {
     "Signals": ":material/insights:", "Map": ":material/scatter_plot:", "Jobs": ":material/pending_actions:",
     "Label": ":material/thumbs_up_down:", "Curate": ":material/filter_list:", "Export": ":material/download:",
     "Train": ":material/model_training:", "Agreement": ":material/handshake:", "Routing": ":material/alt_route:",
+    "Features": ":material/psychology_alt:",
 }
 DEFAULT_ICON = ":material/article:"
 
@@ -102,6 +103,12 @@ LBL_NEW_NAME, LBL_NEW_N, LBL_NEW_SCOPE = "lbl.new.name", "lbl.new.n", "lbl.new.s
 AGR_SCOPE, AGR_RUN, AGR_TABLE = "agr.scope", "agr.run", "agr.disputed"
 RT_JUDGE, RT_RUN, RT_BUDGET = "rt.judge", "rt.run", "rt.budget"
 RT_QUEUE_NAME, RT_QUEUE_N, RT_NOTICE = "rt.queue.name", "rt.queue.n", "rt.notice"
+
+# -- Features page (curator/ui/features_view.py) ----------------------------------------------
+FEATURES_PAGE = "pages/11_Features.py"
+FEAT_RUN, FEAT_NOTICE = "feat.run", "feat.notice"
+FEAT_EMBEDDER, FEAT_SEED = "feat.embedder", "feat.seed"
+FEAT_LATENT, FEAT_KIND, FEAT_TABLE = "feat.latent", "feat.kind", "feat.table"
 
 # -- Curate and Train pages (curator/ui/curate_view.py, curator/ui/train_view.py) ---------------
 CURATE_PAGE = "pages/9_Curate.py"

@@ -166,3 +166,86 @@ def test_export_trains_trl_reward_and_dpo(curation, tmp_path, conversational):
                      train_dataset=ds["train"].select_columns(keep))
     dpo.train()
     assert dpo.state.log_history[0]["loss"] == pytest.approx(0.6931, abs=1e-3)
+
+
+def _store_feature_run(store, pair_ids) -> str:
+    """A hand-made feature run of the toy dataset (run_features itself is tested in tests/test_features_cli.py)."""
+    import pyarrow as pa
+
+    from curator.store.features import LATENT_COLUMNS
+
+    rows = [{"latent": j, "status": "feature" if j < 3 else "dead", "duplicate_of": None, "prevalence": 0.2,
+             "coef": (0.8, -0.5, 0.1)[j] if j < 3 else None, "coef_low": None, "coef_high": None,
+             "p_value": (1e-6, 1e-4, 0.3)[j] if j < 3 else None, "significant": j < 2, "selected": j < 2,
+             "direction": ("more", "less", "more")[j] if j < 3 else None,
+             "name": ("longer; steps", "sorry, cannot", "recipe")[j] if j < 3 else None, "terms": None,
+             "length_ratio": 1.0, "top_pairs": "[]"} for j in range(4)]
+    latents = pa.Table.from_pylist(rows, schema=pa.schema([
+        ("latent", pa.int32()), ("status", pa.string()), ("duplicate_of", pa.int32()), ("prevalence", pa.float64()),
+        ("coef", pa.float64()), ("coef_low", pa.float64()), ("coef_high", pa.float64()), ("p_value", pa.float64()),
+        ("significant", pa.bool_()), ("selected", pa.bool_()), ("direction", pa.string()), ("name", pa.string()),
+        ("terms", pa.string()), ("length_ratio", pa.float64()), ("top_pairs", pa.string())]))
+    assert tuple(latents.column_names) == LATENT_COLUMNS
+    acts = pa.table({"pair_id": pair_ids[:2], "latent": pa.array([0, 1], pa.int32()), "activation": [0.5, -0.2]})
+    weights = pa.table({"kind": pa.array([], pa.string()), "group": pa.array([], pa.string()),
+                        "latent": pa.array([], pa.int32()), "weight": pa.array([], pa.float64()),
+                        "weight_low": pa.array([], pa.float64()), "weight_high": pa.array([], pa.float64()),
+                        "n": pa.array([], pa.int32())})
+    store.save_feature_run(run_id="feat-toy", dataset="toy", dataset_version=store.dataset_version("toy"),
+                           cache_key="fk", params={}, summary={"explained_share": 0.62, "n_pairs": 40},
+                           latents=latents, activations=acts, weights=weights)
+    return "feat-toy"
+
+
+def test_card_lists_the_top_features(curation):
+    run_id = _store_feature_run(curation.store, curation.pair_ids)
+    result = _export(curation)
+    card = (result.path / "README.md").read_text()
+    assert "## What the labels reward" in card and run_id in card and "recover 62%" in card
+    assert "| feature | annotators prefer | coefficient | p-value | prevalence |" in card
+    assert "| longer; steps | more of it | +0.80 | 1.0e-06 | 20.0% |" in card
+    assert "| sorry, cannot | less of it | -0.50 |" in card and "| recipe |" not in card
+    manifest = json.loads((result.path / "manifest.json").read_text())
+    assert [r["latent"] for r in manifest["sources"][0]["features"]["top"]] == [0, 1]
+
+
+def test_card_without_features_has_no_feature_section(curation):
+    card = (_export(curation).path / "README.md").read_text()
+    assert "What the labels reward" not in card
+
+
+def test_recipe_step_drops_the_pairs_a_feature_decides(curation):
+    from curator.curate import DropFeatureDecided, Recipe, select
+    from curator.curate.steps import step_from_dict, step_to_dict
+    from curator.features import decided_pairs
+
+    run_id = _store_feature_run(curation.store, curation.pair_ids)
+    step = DropFeatureDecided(run_id=run_id, latent=0, top_share=1.0)
+    assert step_from_dict(step_to_dict(step)) == step
+    decided = decided_pairs(curation.store, run_id, 0, top_share=1.0)
+    label = curation.store.pair(curation.pair_ids[0])["label"]
+    assert decided == ([curation.pair_ids[0]] if label == "a" else [])  # +activation, +coef: decided when A won
+    base = select(curation.store, Recipe(filter=PairFilter(signal_run="run1")))
+    got = select(curation.store, Recipe(filter=PairFilter(signal_run="run1"), steps=(step,)))
+    kept = set(got.rows.column("pair_id").to_pylist())
+    assert kept == set(base.rows.column("pair_id").to_pylist()) - set(decided)
+    assert got.steps[-1].kind == "drop_feature" and got.steps[-1].removed == len(set(decided) & set(
+        base.rows.column("pair_id").to_pylist()))
+    with pytest.raises(ValueError, match="top_share"):
+        DropFeatureDecided(run_id=run_id, top_share=0)
+
+
+def test_feature_activations_as_export_columns(curation):
+    run_id = _store_feature_run(curation.store, curation.pair_ids)
+    result = _export(curation, feature_run=run_id, features=(0, 1))
+    rows = [r for s in ("train", "test") for r in pq.read_table(result.path / f"{s}.parquet").to_pylist()]
+    by_id = {r["pair_id"]: r for r in rows}
+    label = curation.store.pair(curation.pair_ids[0])["label"]
+    if curation.pair_ids[0] in by_id:  # +0.5 toward A: positive when A is chosen
+        assert by_id[curation.pair_ids[0]]["feature_0"] == (0.5 if label == "a" else -0.5)
+    assert all(r["feature_1"] == 0.0 for p, r in by_id.items() if p != curation.pair_ids[1])
+    assert "`feature_0`" in (result.path / "README.md").read_text()
+    with pytest.raises(ValueError, match="feature_run"):
+        ExportOptions(features=(0,))
+    with pytest.raises(ExportError, match="No feature run"):
+        _export(curation, feature_run="nope", features=(0,))

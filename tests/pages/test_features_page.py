@@ -1,0 +1,145 @@
+"""The Features page under AppTest: a stored feature run drawn as metrics, a ranked table, the
+effect chart, a feature's top pairs (as code blocks, never Markdown) and the weights heatmap; the
+compute button on a dataset without a run. Real store, real embedder, real autoencoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import appdata
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curator.features import run_features
+from curator.signals.features import FeatureConfig
+from curator.store import Store
+from curator.ui import features_view, keys
+
+PAGE = keys.FEATURES_PAGE
+
+
+@pytest.fixture
+def features_db(app_db: Path) -> Path:
+    store = Store(app_db)
+    try:
+        run_features(store, "demo", FeatureConfig(max_epochs=3))
+    finally:
+        store.close()
+    return app_db
+
+
+def _page(dataset: str = "demo") -> AppTest:
+    at = AppTest.from_file(appdata.APP, default_timeout=120)
+    at.query_params[keys.DATASET] = dataset
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_features_page_draws_a_run(features_db):
+    at = _page()
+    assert at.title[0].value == "Features"
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"Explained share", "Probe AUC", "Selected features AUC", "Length alone AUC"}
+    table = at.dataframe[0].value
+    assert len(table) >= 1 and {"name", "coef", "low", "high", "p", "annotators prefer"} <= set(table.columns)
+    assert (table["low"] <= table["coef"]).all() and (table["coef"] <= table["high"]).all()
+    charts = [c for c in at.get("plotly_chart")]
+    assert len(charts) == 2  # effect sizes and the heatmap
+    # The first feature's top pairs: each shows the prompt and both responses as code blocks.
+    assert at.selectbox(key=keys.FEAT_LATENT).value == int(table["feature"].iloc[0])
+    assert len(at.code) == 3 * features_view.TOP_PAIRS
+    assert not at.error
+
+
+def test_features_page_switches_feature_and_group_kind(features_db):
+    at = _page()
+    options = at.selectbox(key=keys.FEAT_LATENT).options
+    at.selectbox(key=keys.FEAT_LATENT).select_index(len(options) - 1).run()
+    assert not at.exception, at.exception
+    assert at.code  # the other feature's pairs
+    at.segmented_control(key=keys.FEAT_KIND).set_value("annotator").run()
+    assert not at.exception, at.exception
+    # the page fixture has one human annotator and one AI judge with more than 30 labels each
+    assert len(at.get("plotly_chart")) == 2
+
+
+def _draw_injection_pair():
+    import appdata
+
+    from curator.ui import features_view as fv
+
+    text = appdata.INJECTION_TEXT
+    fv.show_top_pair({"prompt": "Q " + text, "response_a": "A " + text, "response_b": "B " + text,
+                      "label": "a", "activation": -0.7}, index=0)
+
+
+INJECTION = appdata.INJECTION_TEXT
+
+
+def test_top_pair_text_is_shown_as_text_never_markdown():
+    at = AppTest.from_function(_draw_injection_pair, default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    codes = [c.value for c in at.code]
+    # negative activation: B has more of the feature, so B is drawn first
+    assert codes == ["Q " + INJECTION, "B " + INJECTION, "A " + INJECTION]
+    for md in [*at.markdown, *at.caption]:
+        assert "<script>" not in md.value and "onerror" not in md.value and "](javascript" not in md.value
+
+
+def test_compute_button_makes_a_run(app_db):
+    at = _page(dataset="demo")
+    assert any("No features" in i.value for i in at.info)
+    at.button(key="feat.compute").click().run()
+    assert not at.exception, at.exception
+    assert any("computed" in s.value for s in at.success)
+    assert at.metric and at.dataframe
+    store = Store(app_db)
+    try:
+        assert len(store.feature_runs("demo")) == 1
+    finally:
+        store.close()
+
+
+def test_dataset_without_labels_says_why(app_db):
+    at = _page(dataset="raw")
+    at.button(key="feat.compute").click().run()
+    assert not at.exception, at.exception
+    assert any("at least 40 labelled" in e.value for e in at.error)
+
+
+def test_decided_pairs_open_in_browse_and_go_to_review(features_db):
+    from curator.features import decided_pairs
+
+    store = Store(features_db)
+    try:
+        run = store.feature_runs("demo")[0]
+        lat = [r for r in store.feature_latents(run.run_id).to_pylist()]
+        latent = lat[0]["latent"]
+        ids = decided_pairs(store, run.run_id, latent, top_share=1.0)
+        acts = {r["pair_id"]: r for r in store.feature_activation_labels(run.run_id, latent).to_pylist()}
+        pull = 1 if lat[0]["coef"] > 0 else -1
+        assert ids and all((acts[p]["activation"] > 0) == ((acts[p]["label"] == "a") == (pull > 0)) for p in ids)
+        assert len(decided_pairs(store, run.run_id, latent)) <= len(ids)
+        with pytest.raises(ValueError, match="top_share"):
+            decided_pairs(store, run.run_id, latent, top_share=0)
+    finally:
+        store.close()
+    at = _page()
+    at.selectbox(key=keys.FEAT_LATENT).set_value(latent).run()
+    shown = features_view.decided(run.run_id, latent)
+    if not shown:
+        pytest.skip("the first feature decides no pair in this small run")
+    at.button(key="feat.review").click().run()
+    assert not at.exception, at.exception
+    assert any("human review" in s.value for s in at.success)
+    store = Store(features_db)
+    try:
+        queue = [q for q in store.queues() if q.name.startswith(f"feature {latent}")]
+        assert len(queue) == 1
+    finally:
+        store.close()
+    at.button(key="feat.browse").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state[keys.SELECTION].pair_ids == tuple(shown)
