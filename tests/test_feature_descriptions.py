@@ -4,11 +4,10 @@ client, `OpenAIJudge.ask`): a described feature is scored on pairs it did not se
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from chat_server import ChatServer
 
 from curator.annotate.judges.openai_compat import OpenAIJudge
 from curator.feature_descriptions import describe_features, parse_choice
@@ -17,49 +16,21 @@ from curator.signals.features import FeatureConfig, compute_features
 WORDS = ("sorry", "haha", "recipe", "python", "garden", "music")
 
 
-class _Scripted:
+def _answer(prompt: str) -> str:
     """Describes as "says sorry" when most MORE lines say sorry, else "tells a joke"; scores a property by
     looking for its word in each response (A, B or N)."""
+    if prompt.startswith("Below are pairs"):
+        more = [ln for ln in prompt.splitlines() if ln.startswith("MORE:")]
+        sorry = sum("sorry" in ln for ln in more)
+        return "says sorry" if sorry >= len(more) / 2 else "tells a joke haha"
+    word = "sorry" if "sorry" in prompt.split("\n")[0] else "haha"
+    a = prompt.split("### Response A")[1].split("### Response B")[0]
+    b = prompt.split("### Response B")[1]
+    return "N" if (word in a) == (word in b) else ("A" if word in a else "B")
 
-    def __init__(self):
-        outer = self
-        self.prompts: list[str] = []
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = body["messages"][0]["content"]
-                outer.prompts.append(prompt)
-                if prompt.startswith("Below are pairs"):
-                    more = [ln for ln in prompt.splitlines() if ln.startswith("MORE:")]
-                    sorry = sum("sorry" in ln for ln in more)
-                    answer = "says sorry" if sorry >= len(more) / 2 else "tells a joke haha"
-                else:
-                    word = "sorry" if "sorry" in prompt.split("\n")[0] else "haha"
-                    a = prompt.split("### Response A")[1].split("### Response B")[0]
-                    b = prompt.split("### Response B")[1]
-                    answer = "N" if (word in a) == (word in b) else ("A" if word in a else "B")
-                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _Scripted() -> ChatServer:
+    return ChatServer(_answer)
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ reconstructs held-out labels."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from chat_server import ChatServer
 
 from curator.annotate.judges.openai_compat import OpenAIJudge
 from curator.principles import compute_principles
@@ -21,47 +20,20 @@ def _sections(prompt: str) -> tuple[str, str]:
     return a, b
 
 
-class _Scripted:
+def _answer(prompt: str) -> str:
     """Proposes "apologise" when the preferred response says sorry, else "be short"; votes by looking."""
+    a, b = _sections(prompt)
+    if prompt.startswith("A person compared"):
+        winner = a if "preferred response A" in prompt else b
+        return "Prefer the response that says sorry and apologises" if "sorry" in winner \
+            else "Prefer the response that is shorter"
+    if "sorry" in prompt.split("\n")[0]:
+        return "N" if ("sorry" in a) == ("sorry" in b) else ("A" if "sorry" in a else "B")
+    return "N" if len(a) == len(b) else ("A" if len(a) < len(b) else "B")  # "shorter"
 
-    def __init__(self):
-        outer = self
-        self.requests = 0
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][0]["content"]
-                outer.requests += 1
-                a, b = _sections(prompt)
-                if prompt.startswith("A person compared"):
-                    winner = a if "preferred response A" in prompt else b
-                    answer = ("Prefer the response that says sorry and apologises" if "sorry" in winner
-                              else "Prefer the response that is shorter")
-                elif "sorry" in prompt.split("\n")[0]:
-                    answer = "N" if ("sorry" in a) == ("sorry" in b) else ("A" if "sorry" in a else "B")
-                else:  # "shorter"
-                    answer = "N" if len(a) == len(b) else ("A" if len(a) < len(b) else "B")
-                data = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _Scripted() -> ChatServer:
+    return ChatServer(_answer)
 
 
 def _pairs(n: int = 80, seed: int = 0):

@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pyarrow as pa
 
-from curator.signals.scoring import ScorerConfig
+from curator.signals.scoring import FieldDocs, ScorerConfig
 
 # Bump when the same config would produce different numbers (new features, new defaults).
 SIGNALS_VERSION = 2  # 2: near-duplicate vectors centred
 
 
 @dataclass(frozen=True)
-class SignalConfig:
+class SignalConfig(FieldDocs):
     """Parameters of a signals run.
 
     > Parameters that control the models
@@ -144,16 +144,6 @@ class SignalConfig:
         blob = json.dumps({"dataset": dataset, "version": int(dataset_version), "params": params,
                            "signals_version": SIGNALS_VERSION}, sort_keys=True)
         return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        """``{field: help text}`` (for CLI help and docs)."""
-        return {f.name: f.metadata["help"] for f in fields(cls)}
-
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """``{field: default}``."""
-        return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,13 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
+from curator.signals.scoring import FieldDocs
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ _TERM_CHARS = 1_500
 
 
 @dataclass(frozen=True)
-class FeatureConfig:
+class FeatureConfig(FieldDocs):
     """Parameters of a features run. Each field's `help` metadata is its one description.
 
     >>> FeatureConfig.from_dict(FeatureConfig(seed=3).to_dict()) == FeatureConfig(seed=3)
@@ -118,14 +120,6 @@ class FeatureConfig:
         blob = json.dumps({"dataset": dataset, "version": int(dataset_version), "params": params,
                            "features_version": FEATURES_VERSION}, sort_keys=True)
         return "feat-" + hashlib.blake2b(blob.encode(), digest_size=10).hexdigest()
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        return {f.name: f.metadata["help"] for f in fields(cls)}
-
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
 
 @dataclass(frozen=True)

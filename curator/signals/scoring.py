@@ -18,8 +18,22 @@ RUNTIME_FIELDS: frozenset[str] = frozenset({"attn_implementation", "token_budget
                                             "devices", "device_map"})
 
 
+class FieldDocs:
+    """For config dataclasses whose fields carry ``metadata["help"]``: the CLI and page forms read these."""
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """``{field: help text}``."""
+        return {f.name: f.metadata["help"] for f in fields(cls)}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """``{field: default}``."""
+        return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+
+
 @dataclass(frozen=True)
-class ScorerConfig:
+class ScorerConfig(FieldDocs):
     """How reward models are run: precision, attention kernel, batching, prompt sharing and devices.
 
     Each field's `help` metadata is its one description (CLI help and the page form read it).
@@ -93,16 +107,6 @@ class ScorerConfig:
     def reward_kwargs(self) -> dict[str, Any]:
         """`curator.signals.reward.RewardScorer` keyword arguments (all but `devices`)."""
         return {k: v for k, v in self.to_dict().items() if k != "devices"}
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        """``{field: help text}``."""
-        return {f.name: f.metadata["help"] for f in fields(cls)}
-
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """``{field: default}``."""
-        return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
 
 def parse_devices(text: str | None) -> tuple[str, ...]:
