@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, _open_store, _typer, app, eval_app
+from curator.signals import SignalConfig
 
 queue_app = _typer("Annotation queues: create one from a selection, follow its progress.")
 app.add_typer(queue_app, name="queue")
@@ -39,22 +40,28 @@ def eval_noise(
                     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the flips.")] = 0,
     limit: Annotated[int | None, typer.Option("--limit", min=10, help="Use the first N pairs.")] = None,
+    flip_rate: Annotated[float | None, typer.Option("--flip-rate", help=SignalConfig.help()["flip_rate"])] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Flip a share of the labels, compute the signals with the default settings, and score how well the
     issue score and the app's "likely flipped" flag find the flips."""
     from curator.evals.noise import evaluate_noise, load_pairs
-    from curator.signals import SignalConfig
 
-    result = evaluate_noise(load_pairs(data, limit=limit), flip=flip, seed=seed, cfg=SignalConfig())
+    cfg = SignalConfig() if flip_rate is None else SignalConfig(flip_rate=flip_rate)
+    result = evaluate_noise(load_pairs(data, limit=limit), flip=flip, seed=seed, cfg=cfg)
     if as_json:
         typer.echo(json.dumps(_clean(result)))
         return
     typer.echo(f"{data.name}: {result['n']:,} labelled pairs, {result['n_flipped']:,} flipped (seed {seed})")
     typer.echo(f"accuracy {result['accuracy']:.3f} · issue score AUROC {result['auroc']:.3f}, AUPRC "
                f"{result['auprc']:.3f}, precision@k {result['precision_at_k']:.3f}")
-    typer.echo(f"'likely flipped' flag: precision {result['flag_precision']:.3f}, recall {result['flag_recall']:.3f}, "
+    typer.echo(f"'likely flipped' flag: precision {result['flag_precision']:.3f} (stated "
+               f"{result['flag_estimated_precision']:.3f}), recall {result['flag_recall']:.3f}, "
                f"{result['flagged_share']:.1%} of pairs flagged")
+    low, high = result["noise_rate_interval"]
+    typer.echo(f"confident learning's noise rate {result['noise_rate']:.1%} [{low:.1%}, {high:.1%}] · chosen is the "
+               f"shorter response in {result['flagged_chosen_shorter']:.0%} of flagged pairs "
+               f"({result['chosen_shorter']:.0%} of all)")
 
 
 @eval_app.command("routing")
@@ -69,13 +76,18 @@ def eval_routing(
     batch: Annotated[int | None, typer.Option("--batch", min=1, help="Pairs per routing round (default 1% of "
                                                                      "the pairs, at least 10).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the baselines and CV folds.")] = 0,
+    reward_ensemble: Annotated[bool, typer.Option(
+        "--reward-ensemble/--no-reward-ensemble",
+        help="Add the embedded reward ensemble's margin and spread (trained on the AI verdicts) as features; "
+             "it moved routed accuracy by -0.02..+0.02 on the shared data (bench/bench_routing.py).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Label accuracy (vs the human majority) when a budget of pairs goes to humans and the rest keeps
     the AI verdict: AI only, random human share, routed human share, over budgets 0.1..0.5."""
     from curator.evals.routing import evaluate_routing
 
-    result = evaluate_routing(data, budget=budget, judge=judge, n_random=random_draws, seed=seed, batch_size=batch)
+    result = evaluate_routing(data, budget=budget, judge=judge, n_random=random_draws, seed=seed, batch_size=batch,
+                              reward_ensemble=reward_ensemble)
     if as_json:
         typer.echo(json.dumps(_clean(result)))
         return

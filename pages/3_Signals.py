@@ -33,6 +33,23 @@ with ui.errors_shown():
     for col, (label, n) in zip(st.columns(len(counts)), counts.items(), strict=True):
         col.metric(label.capitalize(), f"{n:,}", f"{n / max(run.n_pairs, 1):.1%} of pairs", delta_color="off",
                    delta_arrow="off")
+    report = signals_view.flag_report(run)
+    if report is None:
+        st.caption("This run's 'likely flipped' flag is not calibrated (a re-score, or a run from an older version): "
+                   "compute signals again for a flag with a stated precision.")
+    elif report["flagged"]:
+        st.markdown(f"**Likely flipped: {report['flagged']:,} pairs, estimated precision of this flag "
+                    f"{report['stated_precision']:.0%}.** The chosen response is the shorter one in "
+                    f"{report['flagged_chosen_shorter']:.0%} of them ({report['chosen_shorter']:.0%} of all labelled "
+                    "pairs).", help=signals_view.flag_help(float(run.params["flip_rate"])))
+    else:
+        st.markdown("**Likely flipped: none.** The reward is not sure enough of any pair to flag it at 50% precision; "
+                    "the most disputed pairs below are still ranked by issue score.",
+                    help=signals_view.flag_help(float(run.params["flip_rate"])))
+    if report is not None:
+        st.caption(f"Confident learning estimates {report['noise_rate']:.0%} of the labels wrong (90% interval "
+                   f"{report['noise_low']:.0%}-{report['noise_high']:.0%}). It counts every pair the reward disagrees "
+                   "with, so with a weak reward it is an upper bound.")
     if st.button("Browse the likely flipped pairs", key="sig.flipped", icon=":material/flag:"):
         signals_view.browse_filtered(run.run_id, flags=["flag_flipped"])
 
@@ -40,6 +57,17 @@ with ui.errors_shown():
     if not signal_charts.available(sample, ("margin",)):
         st.warning("This run has no reward margins to plot.", icon=":material/warning:")
         st.stop()
+    if signal_charts.available(sample, ("p_correct",)):
+        band = st.slider("Ambiguous band: P(label right) within this of 50%", 0.0, 0.25, 0.05, 0.01,
+                         key=keys.SIG_BAND, format="±%.2f",
+                         help="Pairs the reward ensemble cannot tell apart: two fair annotators could choose "
+                              "either response. Widen the band to see what it holds.")
+        near = sample.loc[(sample["p_correct"] - 0.5).abs() < band, "pair_id"].tolist()
+        share = len(near) / max(len(sample), 1)
+        st.caption(f"{share:.1%} of pairs lie in the band (about {round(share * run.n_pairs):,} of {run.n_pairs:,}).")
+        if near and st.button(f"Open the {len(near):,} pairs in the band in Browse", key="sig.band.open",
+                              icon=":material/open_in_new:"):
+            signals_view.open_in_browse(run.run_id, near, source="Ambiguous band")
     clusters = ui.clusters(run.run_id)
     names = {int(c): str(n) for c, n in zip(clusters["cluster"], clusters["name"], strict=True)}
 

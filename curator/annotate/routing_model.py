@@ -1,9 +1,10 @@
-"""The predictor of AI error for routing: logistic regression (numpy Newton, C by cross-validated
-AUROC) or gradient boosting (scikit-learn), over per-pair features plus the AI's observed error rate
+"""The predictor of AI error for routing: logistic regression (C by cross-validated AUROC) or
+gradient boosting (both scikit-learn), over per-pair features plus the AI's observed error rate
 in each pair's prompt group and embedding cluster (leave-one-out, smoothed target encoding).
 
 Falls back to the label-free heuristic when fewer than MIN_LABELLED labelled pairs (or fewer than
-MIN_PER_CLASS errors or successes) exist. Pure numpy/scikit-learn: no duckdb, no streamlit.
+MIN_PER_CLASS errors or successes) exist, and when the fitted model's out-of-fold AUROC on the
+labelled pairs does not beat the heuristic's on the same pairs. Pure numpy/scikit-learn: no duckdb, no streamlit.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def fit_error_predictor(X: np.ndarray, heuristic: np.ndarray, labelled: np.ndarr
     mu, sd = Z.mean(axis=0), Z.std(axis=0)
     Z = (Z - mu) / np.where(sd > 1e-12, sd, 1.0)
     p, auc = _fit_predict(Z, labelled, errors, model=model, seed=seed)
+    if not auc > h_auc:  # the fitted model does not beat the label-free estimate out of fold: keep that
+        return ErrorPredictor("heuristic", heuristic.copy(), len(labelled), auc, h_auc)
     if ai_missing is not None:
         p = np.where(np.asarray(ai_missing, dtype=bool), 1.0, p)
     return ErrorPredictor(model, p, len(labelled), auc, h_auc)
@@ -99,78 +102,34 @@ def fit_error_predictor(X: np.ndarray, heuristic: np.ndarray, labelled: np.ndarr
 
 def _fit_predict(Z: np.ndarray, labelled: np.ndarray, errors: np.ndarray, *, model: str, seed: int
                  ) -> tuple[np.ndarray, float]:
-    folds = _stratified_folds(errors, seed=seed)
+    """P(error) for every row from a model fitted on the labelled rows, and its out-of-fold AUROC."""
+    from sklearn.base import clone
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
     Zl = Z[labelled]
+    n_min = int(min(errors.sum(), len(errors) - errors.sum()))
+    folds = StratifiedKFold(n_splits=max(2, min(5, n_min)), shuffle=True, random_state=seed)
     if model == "logistic":
         # Pick C by cross-validated AUROC, then refit on every labelled pair.
-        cv = [_nanmean([_auc(errors[te], _logistic_predict(_logistic_fit(Zl[tr], errors[tr], c), Zl[te]))
-                        for tr, te in folds]) for c in _CS]
-        best = int(np.nanargmax(cv)) if not np.all(np.isnan(cv)) else _CS.index(0.3)
-        return _logistic_predict(_logistic_fit(Zl, errors, _CS[best]), Z), float(cv[best])
-    from sklearn.ensemble import HistGradientBoostingClassifier
+        def logistic(c: float) -> LogisticRegression:
+            return LogisticRegression(C=c, solver="newton-cholesky", max_iter=100)
 
-    def gbm() -> HistGradientBoostingClassifier:
-        return HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=150,
-                                              min_samples_leaf=max(5, len(labelled) // 20), random_state=seed)
-
-    held = np.zeros(len(labelled))
-    for tr, te in folds:
-        held[te] = gbm().fit(Zl[tr], errors[tr]).predict_proba(Zl[te])[:, 1]
-    return gbm().fit(Zl, errors).predict_proba(Z)[:, 1], _auc(errors, held)
-
-
-def _nanmean(values: list[float]) -> float:
-    ok = [v for v in values if not np.isnan(v)]
-    return float(np.mean(ok)) if ok else float("nan")
-
-
-def _stratified_folds(y: np.ndarray, *, seed: int, max_folds: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
-    n_min = int(min(y.sum(), len(y) - y.sum()))
-    k = max(2, min(max_folds, n_min))
-    rng = np.random.default_rng(seed)
-    fold = np.empty(len(y), dtype=int)
-    for cls in (True, False):
-        idx = np.flatnonzero(y == cls)
-        fold[rng.permutation(idx)] = np.arange(len(idx)) % k
-    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
-
-
-def _logistic_fit(Z: np.ndarray, y: np.ndarray, c: float, *, iters: int = 50) -> np.ndarray:
-    """L2-regularised logistic regression (penalty 1/(2C) |w|^2, intercept free) by Newton's method.
-
-    Returns (D + 1,) weights, the intercept last. Small and exact enough for a few thousand rows;
-    numpy alone keeps each routing round in milliseconds.
-    """
-    n, d = Z.shape
-    A = np.column_stack([Z, np.ones(n)])
-    y = y.astype(float)
-    w = np.zeros(d + 1)
-    w[-1] = np.log((y.sum() + 0.5) / (n - y.sum() + 0.5))
-    reg = np.full(d + 1, 1.0 / c)
-    reg[-1] = 0.0
-    for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-np.clip(A @ w, -30, 30)))
-        grad = A.T @ (p - y) + reg * w
-        hess = (A * (p * (1 - p))[:, None]).T @ A + np.diag(reg + 1e-9)
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w
-
-
-def _logistic_predict(w: np.ndarray, Z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(Z @ w[:-1] + w[-1], -30, 30)))
+        scores = [(_auc(errors, cross_val_predict(logistic(c), Zl, errors, cv=folds, method="predict_proba")[:, 1]), c)
+                  for c in _CS]
+        auc, c = max(scores, key=lambda t: (np.nan_to_num(t[0], nan=-1.0), -abs(np.log(t[1] / 0.3))))
+        est = logistic(c)
+    else:
+        est = HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=150,
+                                             min_samples_leaf=max(5, len(labelled) // 20), random_state=seed)
+        auc = _auc(errors, cross_val_predict(clone(est), Zl, errors, cv=folds, method="predict_proba")[:, 1])
+    return est.fit(Zl, errors).predict_proba(Z)[:, 1], float(auc)
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    """AUROC by the rank-sum formula (ties get average ranks); nan with a single class."""
-    y = np.asarray(y, dtype=bool)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    from scipy.stats import rankdata
+    """AUROC, nan with a single class."""
+    from sklearn.metrics import roc_auc_score
 
-    ranks = rankdata(np.asarray(score, dtype=float))
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    y = np.asarray(y, dtype=bool)
+    return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else float("nan")

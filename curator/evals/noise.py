@@ -11,6 +11,10 @@ which were flipped), then report
 - ``flag_precision`` / ``flag_recall`` / ``flagged_share``: of the "likely flipped" flag the app
   shows (``flag_flipped``): share of flagged pairs that were flipped, share of flipped pairs
   flagged, share of labelled pairs flagged (with no flips, the flag's share on the data as is);
+- ``flag_estimated_precision``: the precision the app states for that flag (from the signals alone);
+- ``noise_rate`` / ``noise_rate_interval``: confident learning's estimated share of wrong labels;
+- ``chosen_shorter`` / ``flagged_chosen_shorter``: share of pairs (of flagged pairs) whose labelled
+  chosen response is the shorter one: a flag must not be a proxy for length;
 - ``n``, ``n_flipped``, ``seconds``.
 
 `probe_baseline` is the reference line: a plain 5-fold logistic probe on embedding differences,
@@ -30,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from curator.schema import PairRecord, compute_pair_id, prompt_text
-from curator.signals import SignalConfig, compute_signals
+from curator.signals import SignalConfig, compute_signals, noise
 
 HH_ASSISTANT = "\n\nAssistant:"
 
@@ -129,7 +133,8 @@ def evaluate_noise(pairs: pa.Table | Iterable[PairRecord], *, flip: float, seed:
 
     Returns:
         ``{"n", "n_flipped", "flip", "seed", "accuracy", "auroc", "auprc", "precision_at_k",
-        "flag_precision", "flag_recall", "flagged_share", "seconds"}`` over labelled pairs (AUROC
+        "flag_precision", "flag_recall", "flagged_share", "flag_estimated_precision", "noise_rate",
+        "noise_rate_interval", "chosen_shorter", "flagged_chosen_shorter", "seconds"}`` over labelled pairs (AUROC
         etc. are NaN when nothing was flipped).
     """
     if not 0.0 <= flip < 1.0:
@@ -148,9 +153,24 @@ def evaluate_noise(pairs: pa.Table | Iterable[PairRecord], *, flip: float, seed:
     issue = result.signals.column("issue_score").to_numpy(zero_copy_only=False)[labelled]
     flag = np.asarray(result.signals.column("flag_flipped").fill_null(False).to_numpy(zero_copy_only=False),
                       bool)[labelled]
+    p_correct = result.signals.column("p_correct").to_numpy(zero_copy_only=False)[labelled]
+    _, stated = noise.flip_flag(noise.mislabel_probability(p_correct, cfg.flip_rate))
+    rate, low, high = noise.noise_rate(p_correct, seed=cfg.seed)
+    shorter = chosen_is_shorter(table, noisy)[labelled]
     return {"n": int(labelled.sum()), "n_flipped": int(flipped.sum()), "flip": flip, "seed": seed,
             "accuracy": _agreement(original), **_detection(flipped[labelled], issue),
-            **_flag_figures(flipped[labelled], flag), "seconds": round(seconds, 2)}
+            **_flag_figures(flipped[labelled], flag), "flag_estimated_precision": stated,
+            "noise_rate": rate, "noise_rate_interval": [low, high], "chosen_shorter": float(shorter.mean()),
+            "flagged_chosen_shorter": float(shorter[flag].mean()) if flag.any() else float("nan"),
+            "seconds": round(seconds, 2)}
+
+
+def chosen_is_shorter(table: pa.Table, labels: list[str | None]) -> np.ndarray:
+    """(N,) True where the labelled chosen response has fewer characters than the rejected one."""
+    a = np.array([len(x or "") for x in table.column("response_a").to_pylist()])
+    b = np.array([len(x or "") for x in table.column("response_b").to_pylist()])
+    lab = np.array(labels, dtype=object)
+    return np.where(lab == "a", a < b, np.where(lab == "b", b < a, False))
 
 
 def load_pairs(path: str | Path, *, limit: int | None = None) -> pa.Table:

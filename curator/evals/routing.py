@@ -11,12 +11,18 @@ Honesty: the router sees texts and AI verdicts only. It learns human labels sole
 it sends to humans, in rounds (`route_adaptive`), so everything it learns from is part of the
 budget; `seed_size` reports how many such labels the last routing decision used.
 
+The embedded reward ensemble (`curator.signals.compute_signals` with the defaults) adds its
+margin and spread to the router's features, as a signal run does in the app. It is trained
+cross-fitted on the primary AI judge's verdicts, never on human votes: its out-of-fold disagreement
+with the AI marks verdicts that break the judge's own pattern (`with_reward_ensemble`).
+
 Baselines: `ai_only` (budget 0), `human_only` (1.0 by definition of gold), `random` (the mean of
 `n_random` uniformly random human shares of the same size).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -91,6 +97,27 @@ def load_eval_data(source: str | Path, *, judge: str | None = None) -> RoutingEv
     return RoutingEvalData(data, gold_codes, data.primary != gold_codes, n_pairs - len(ordered), result.dataset)
 
 
+def with_reward_ensemble(ev: RoutingEvalData, *, seed: int = 0) -> RoutingEvalData:
+    """`ev` with the embedded reward ensemble's margin (toward a) and spread as router features.
+
+    The ensemble learns from the primary AI judge's a/b verdicts (ties and missing verdicts are
+    unlabelled), cross-fitted, so each pair's margin comes from heads that never saw its verdict.
+    """
+    import pyarrow as pa
+
+    from curator.signals import SignalConfig, compute_signals
+
+    d = ev.data
+    verdict = [CHOICES[c] if c >= 0 and CHOICES[c] in ("a", "b") else None for c in d.primary]
+    pairs = pa.table({"pair_id": d.pair_ids, "prompt": d.prompts, "response_a": d.responses_a,
+                      "response_b": d.responses_b, "label": pa.array(verdict, pa.string())})
+    signals = compute_signals(pairs, SignalConfig(seed=seed)).signals
+    toward_a = np.where(np.array(verdict, dtype=object) == "b", -1.0, 1.0)
+    margin = signals.column("margin").to_numpy(zero_copy_only=False) * toward_a
+    spread = signals.column("margin_std").to_numpy(zero_copy_only=False)
+    return dataclasses.replace(ev, data=dataclasses.replace(d, reward_margin_a=margin, reward_std=spread))
+
+
 def _dataset_filter(name: str) -> Any:
     from curator.schema import PairFilter
 
@@ -134,6 +161,7 @@ def evaluate_loaded(ev: RoutingEvalData, *, budget: float = 0.25, budgets: Seque
     main = at(budget)
     return {
         "dataset": ev.dataset, "n": n, "left_out": ev.left_out, "judge": ev.data.judges[0],
+        "reward_ensemble": ev.data.reward_margin_a is not None,
         "other_judges": ev.data.judges[1:], "ai_only": round(ai_only, 4), "human_only": 1.0,
         "ai_missing": int((ev.data.primary < 0).sum()), **main, "predictor": routed.predictor.method,
         "batch_size": batch_size or default_batch_size(n), "rounds": routed.rounds,
@@ -143,16 +171,22 @@ def evaluate_loaded(ev: RoutingEvalData, *, budget: float = 0.25, budgets: Seque
 
 def evaluate_routing(source: str | Path, *, budget: float = 0.25, judge: str | None = None,
                      budgets: Sequence[float] = DEFAULT_BUDGETS, n_random: int = 20, seed: int = 0,
-                     batch_size: int | None = None, model: str = "logistic") -> dict[str, Any]:
+                     batch_size: int | None = None, model: str = "logistic",
+                     reward_ensemble: bool = False) -> dict[str, Any]:
     """Accuracy of routed labels against gold at `budget` and along `budgets`.
+
+    `reward_ensemble` adds the embedded reward ensemble's features (`with_reward_ensemble`).
 
     Returns:
         A JSON-ready dict: n, left_out, judge, other_judges, ai_only, human_only (1.0), ai_missing,
-        budget, budget_pairs, random, routed, seed_size, label_free (routing by the label-free
+        reward_ensemble, budget, budget_pairs, random, routed, seed_size, label_free (routing by the label-free
         estimate alone, seed 0), gap_recovered, random_gap_recovered, predictor, batch_size,
         rounds, and `curve`: the per-budget figures for every budget in `budgets`.
     """
     if not 0.0 <= budget <= 1.0:
         raise ValueError(f"`budget` must be a share between 0 and 1, got {budget}.")
-    return evaluate_loaded(load_eval_data(source, judge=judge), budget=budget, budgets=budgets, n_random=n_random,
+    ev = load_eval_data(source, judge=judge)
+    if reward_ensemble:
+        ev = with_reward_ensemble(ev, seed=seed)
+    return evaluate_loaded(ev, budget=budget, budgets=budgets, n_random=n_random,
                            seed=seed, batch_size=batch_size, model=model)

@@ -50,6 +50,10 @@ class SignalConfig(FieldDocs):
 
     n_clusters, map_sample, near_dup_threshold.
 
+    > Parameters that control the flags
+
+    flip_rate.
+
     Each field's `help` metadata is its one description.
 
     >>> cfg = SignalConfig(n_folds=3)
@@ -83,6 +87,11 @@ class SignalConfig(FieldDocs):
         "help": "Most pairs the 2-D UMAP map is fitted on; the others are placed by their nearest sampled pairs."})
     near_dup_threshold: float = field(default=0.97, metadata={
         "help": "Cosine of (prompt, responses) pair embeddings at or above which two pairs are near-duplicates."})
+    # Parameters that control the flags
+    flip_rate: float = field(default=0.15, metadata={
+        "help": "Assumed share of labels flipped by mistake, independently of the content (0 < rate < 0.5). "
+                "'Likely flipped' flags the pairs whose probability of such a mistake makes the flag at least 50% "
+                "precise; a higher rate flags more."})
 
     def __post_init__(self) -> None:
         if isinstance(self.scorer, dict):
@@ -101,6 +110,8 @@ class SignalConfig(FieldDocs):
             raise ValueError(f"`n_clusters` must be at least 1 or None, got {self.n_clusters}.")
         if not 0.0 < self.near_dup_threshold <= 1.0:
             raise ValueError(f"`near_dup_threshold` must be in (0, 1], got {self.near_dup_threshold}.")
+        if not 0.0 < self.flip_rate < 0.5:
+            raise ValueError(f"`flip_rate` must be in (0, 0.5), got {self.flip_rate}.")
         if len(set(self.rewards)) != len(self.rewards):
             raise ValueError(f"`rewards` lists a model twice: {list(self.rewards)}.")
 

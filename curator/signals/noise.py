@@ -6,10 +6,19 @@ Contract: arrays (and strings for the identical check) in, arrays out. Direction
   where cleanlab's self-confidence is the out-of-sample probability of the given label
   (`cleanlab.rank.get_label_quality_scores`, method ``self_confidence``). Only meaningful when
   the probabilities never saw the pair's label (cross-fitted heads, or an external model).
-- ``flag_flipped``: cleanlab `find_label_issues` (prune by noise rate) says the label is an
-  issue AND the label-oriented margin is negative.
+- ``mislabel_probability``: P(the label was flipped by a content-independent mistake | the pair),
+  by Bayes under symmetric flips at an assumed rate rho (``SignalConfig.flip_rate``): the
+  calibrated P(given label) is ``p = rho + (1 - 2 rho) q`` with ``q`` the clean-label posterior.
+  Disagreement that depends on the content (two fair annotators could differ) stays in ``q``; it
+  is what "ambiguous" marks, not a mistake.
+- ``flag_flipped`` ("likely flipped"): the largest set of pairs, taken by decreasing mislabel
+  probability, whose mean mislabel probability (the flag's expected precision) is at least
+  ``FLAG_PRECISION``; `flip_flag` returns that estimate with the flag.
 - ``flag_ambiguous``: the ensemble cannot tell the two responses apart: ``|margin| < margin_std``
   or ``|p_correct - 0.5| < 0.05``.
+- `noise_rate`: confident learning's estimate of the share of wrong labels (cleanlab
+  `estimate_joint`), with a bootstrap interval. With a weak reward it counts disagreement, so
+  it is an upper bound there; it is reported beside the flag, not used for it.
 - ``flag_identical``: the two responses are equal after whitespace normalisation.
 - ``flag_near_duplicate``: another pair's (prompt, {a, b}) embedding has cosine >= threshold.
 - ``dpo_difficulty``: ``c = log pi_ref(rejected) - log pi_ref(chosen)`` (Chen et al. 2024, Thm 4.1);
@@ -30,10 +39,74 @@ logger = logging.getLogger(__name__)
 
 _WS = re.compile(r"\s+")
 AMBIGUOUS_P = 0.05
+FLAG_PRECISION = 0.5  # the "likely flipped" flag's expected precision, at least
+
+
+def mislabel_probability(p_correct: np.ndarray, flip_rate: float) -> np.ndarray:
+    """P(a pair's label was flipped by mistake), under symmetric flips at rate `flip_rate`.
+
+    Args:
+        p_correct: (n,) calibrated, out-of-sample probability of the given label.
+        flip_rate: assumed share rho of labels flipped independently of their content, in (0, 0.5).
+
+    Returns:
+        (n,) ``rho (1 - q) / (rho (1 - q) + (1 - rho) q)``, ``q = (p - rho) / (1 - 2 rho)`` clipped.
+
+    >>> mislabel_probability(np.array([0.1, 0.5, 0.9]), 0.1).round(3).tolist()
+    [1.0, 0.1, 0.0]
+    """
+    if not 0.0 < flip_rate < 0.5:
+        raise ValueError(f"`flip_rate` must be in (0, 0.5), got {flip_rate}.")
+    p = np.asarray(p_correct, dtype=np.float64)
+    q = np.clip((p - flip_rate) / (1 - 2 * flip_rate), 0.0, 1.0)
+    wrong = flip_rate * (1 - q)
+    return wrong / np.maximum(wrong + (1 - flip_rate) * q, 1e-12)
+
+
+def flip_flag(prob: np.ndarray, *, min_precision: float = FLAG_PRECISION) -> tuple[np.ndarray, float]:
+    """The largest top set by `prob` whose mean `prob` is >= `min_precision`, and that mean.
+
+    >>> flag, precision = flip_flag(np.array([0.9, 0.6, 0.2, 0.1]))
+    >>> flag.tolist(), round(precision, 3)
+    ([True, True, True, False], 0.567)
+    """
+    prob = np.asarray(prob, dtype=np.float64)
+    order = np.argsort(-prob, kind="stable")
+    mean = np.cumsum(prob[order]) / np.arange(1, len(prob) + 1)
+    ok = np.flatnonzero(mean >= min_precision)
+    flag = np.zeros(len(prob), dtype=bool)
+    if not ok.size:
+        return flag, float("nan")
+    flag[order[:ok[-1] + 1]] = True
+    return flag, float(mean[ok[-1]])
+
+
+def noise_rate(p_correct: np.ndarray, *, seed: int = 0, n_boot: int = 50) -> tuple[float, float, float]:
+    """Confident learning's share of wrong labels and a 90% bootstrap interval: (estimate, low, high).
+
+    >>> est, lo, hi = noise_rate(np.r_[np.full(80, 0.95), np.full(20, 0.05)])
+    >>> round(est, 2), lo <= est <= hi
+    (0.2, True)
+    """
+    from cleanlab.count import estimate_joint
+
+    p = np.clip(np.asarray(p_correct, dtype=np.float64), 1e-6, 1 - 1e-6)
+    if len(p) < 10:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    order = rng.random(len(p)) < 0.5  # random a/b order so both classes appear (see `issue_scores`)
+    labels = order.astype(np.int64)
+    probs = np.stack([np.where(order, 1 - p, p), np.where(order, p, 1 - p)], axis=1)
+
+    def rate(idx: np.ndarray) -> float:
+        return float(1.0 - np.trace(estimate_joint(labels[idx], probs[idx])))
+
+    boots = [rate(rng.integers(0, len(p), len(p))) for _ in range(n_boot)]
+    return rate(np.arange(len(p))), float(np.percentile(boots, 5)), float(np.percentile(boots, 95))
 
 
 def issue_scores(p_correct: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Confident-learning issue score and flag for labelled pairs.
+    """Confident-learning issue score and cleanlab's own issue mask for labelled pairs.
 
     Pairs are posed to cleanlab as a binary task with a random (seeded) a/b order per pair, so
     both classes appear even when every stored label is ``a`` (methods notes, section 8.1).
@@ -137,3 +210,26 @@ def dpo_difficulty(logp_ref_a: np.ndarray, logp_ref_b: np.ndarray, sign: np.ndar
     """
     c = (np.asarray(logp_ref_b, np.float64) - np.asarray(logp_ref_a, np.float64)) * sign
     return np.where(sign != 0, c, np.nan)
+
+
+def flag_report(labels: Sequence[str], p_correct: np.ndarray, flag: np.ndarray, len_a: np.ndarray,
+                len_b: np.ndarray, *, flip_rate: float, seed: int = 0) -> dict[str, float]:
+    """What the "likely flipped" flag of a run holds, over its labelled pairs.
+
+    Returns:
+        ``n``, ``flagged``, ``stated_precision`` (mean mislabel probability of the flagged pairs),
+        ``noise_rate``, ``noise_low``, ``noise_high`` (`noise_rate`), ``chosen_shorter`` and
+        ``flagged_chosen_shorter`` (share whose labelled chosen response is the shorter one).
+    """
+    p = np.asarray(p_correct, dtype=np.float64)
+    flag = np.asarray(flag, dtype=bool)
+    lab = np.asarray(labels, dtype=object)
+    la, lb = np.asarray(len_a), np.asarray(len_b)
+    shorter = np.where(lab == "a", la < lb, lb < la)
+    prob = mislabel_probability(p, flip_rate)
+    rate, low, high = noise_rate(p, seed=seed)
+    return {"n": len(p), "flagged": int(flag.sum()),
+            "stated_precision": float(prob[flag].mean()) if flag.any() else float("nan"),
+            "noise_rate": rate, "noise_low": low, "noise_high": high,
+            "chosen_shorter": float(shorter.mean()) if len(p) else float("nan"),
+            "flagged_chosen_shorter": float(shorter[flag].mean()) if flag.any() else float("nan")}

@@ -7,7 +7,8 @@ Stages, in order (each reports ``on_progress(stage, fraction)`` and checks ``sho
 3. ``reward heads``: cross-fitted, bootstrapped Bradley-Terry heads (`curator.signals.bt`); each HF
    model's margin is rescaled by an out-of-fold temperature and joins the ensemble.
 4. ``uncertainty``: entropy, MC-dropout BALD, variance-aware Gaussian head.
-5. ``noise``: cleanlab issue scores and flags, identical and near-duplicate pairs, DPO difficulty.
+5. ``noise``: cleanlab issue scores, the calibrated "likely flipped" flag, identical and
+   near-duplicate pairs, DPO difficulty.
 6. ``clusters``: k-means on prompt embeddings, c-TF-IDF names, a 2-D UMAP map.
 
 Margins are log-odds oriented to the label: > 0 means the labelled chosen response is preferred
@@ -238,9 +239,8 @@ def compute_signals(pairs: pa.Table, cfg: SignalConfig, *, features: dict[str, n
     issue = np.full(n, np.nan)
     flipped = np.zeros(n, bool)
     if labelled.any():
-        score, is_issue = noise.issue_scores(p_correct[labelled], seed=cfg.seed)
-        issue[labelled] = score
-        flipped[labelled] = is_issue & (margin[labelled] < 0)
+        issue[labelled], _ = noise.issue_scores(p_correct[labelled], seed=cfg.seed)
+        flipped[labelled], _ = noise.flip_flag(noise.mislabel_probability(p_correct[labelled], cfg.flip_rate))
     ambiguous = (np.abs(margin) < margin_std) | (np.abs(p_correct - 0.5) < noise.AMBIGUOUS_P)
     identical = noise.is_identical(texts["a"], texts["b"])
     dpo = (noise.dpo_difficulty(feats["logp_ref_a"], feats["logp_ref_b"], sign)

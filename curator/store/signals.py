@@ -92,6 +92,12 @@ class SignalsMixin:
             sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (0)"
         return self.query(sql, [run_id], op="signals")
 
+    def flag_review(self, run_id: str) -> pa.Table:
+        """Labelled pairs of a run: label, p_correct, flag_flipped, flag_ambiguous and the response lengths."""
+        return self.query("SELECT p.label, s.p_correct, s.flag_flipped, s.flag_ambiguous, p.len_a, p.len_b "
+                          "FROM signals s JOIN pairs p USING (pair_id) WHERE s.run_id = ? AND p.label IS NOT NULL",
+                          [run_id], op="flag_review")
+
     def clusters(self, run_id: str) -> pa.Table:
         return self.query("SELECT cluster, name, size, terms FROM clusters WHERE run_id = ? ORDER BY size DESC",
                           [run_id], op="clusters")

@@ -73,6 +73,7 @@ SIG_SCORER = "sig.scorer."  # prefix: one key per ScorerConfig field (curator.ui
 SIG_NOTICE = "sig.notice"  # the last submit's or finished job's message, shown once
 SIG_GROUP = "sig.group"  # margin histogram grouping
 SIG_Y = "sig.y"  # the uncertainty axis of the scatter
+SIG_BAND = "sig.band"  # the ambiguous band's half-width around P(label right) = 50%
 SIG_SCATTER = "sig.scatter"  # plotly selection state of the scatter
 MAP_COLOR = "map.color"
 MAP_CHART = "map.chart"  # plotly selection state of the map

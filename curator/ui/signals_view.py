@@ -12,6 +12,7 @@ import streamlit as st
 from curator import jobs
 from curator.errors import CuratorError
 from curator.schema import SIGNAL_COLUMNS, PairFilter
+from curator.signals import SignalConfig, noise
 from curator.signals.scoring import ScorerConfig
 from curator.store import SignalRun, Store
 from curator.ui import auth, data, keys
@@ -72,8 +73,7 @@ def start_form(dataset: str) -> None:
     st.session_state.setdefault(keys.SIG_SEED, 0)
     with st.form("sig.form", border=False):
         c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-        c1.text_input("Embedding model", key=keys.SIG_EMBEDDER,
-                      help="'default' is the bundled all-MiniLM-L6-v2; or a local path / hub id.")
+        c1.text_input("Embedding model", key=keys.SIG_EMBEDDER, help=SignalConfig.help()["embedder"])
         c2.selectbox("Engine", jobs.ENGINES, key=keys.SIG_ENGINE,
                      help="local: one worker process. ray: the scorers under Ray Data (pip install 'curator[ray]').")
         c3.number_input("Folds", min_value=2, max_value=20, step=1, key=keys.SIG_FOLDS,
@@ -91,8 +91,6 @@ def start_form(dataset: str) -> None:
 def start_job(dataset: str) -> None:
     """Submit the form's job (a callback); leaves a notice for the next run."""
     auth.require_admin("Starting a signals job")
-    from curator.signals import SignalConfig
-
     s = st.session_state
     try:
         cfg = SignalConfig(embedder=(s.get(keys.SIG_EMBEDDER) or "default").strip(),
@@ -115,6 +113,31 @@ def flag_counts(dataset: str, run_id: str) -> dict[str, int]:
     """Pairs raising each flag in the run."""
     return {label: data.count_pairs(PairFilter(datasets=(dataset,), signal_run=run_id, flags=(col,)))
             for col, label in FLAG_LABELS.items()}
+
+
+@st.cache_data(ttl=data.TTL, max_entries=16, show_spinner="Checking the flags…")
+def _flag_report(db: str, run_id: str, flip_rate: float, seed: int) -> dict[str, float]:
+    t = Store.open(db).flag_review(run_id)
+    col = {c: t.column(c).to_numpy(zero_copy_only=False) for c in ("p_correct", "len_a", "len_b")}
+    return noise.flag_report(t.column("label").to_pylist(), col["p_correct"].astype(float),
+                             t.column("flag_flipped").fill_null(False).to_numpy(zero_copy_only=False), col["len_a"],
+                             col["len_b"], flip_rate=flip_rate, seed=seed)
+
+
+def flag_report(run: SignalRun) -> dict[str, float] | None:
+    """`curator.signals.noise.flag_report` of a signals run; None for runs whose flag is not the calibrated
+    one (re-scores, runs from before it)."""
+    if "flip_rate" not in run.params:
+        return None
+    return _flag_report(data.db_path(), run.run_id, float(run.params["flip_rate"]), int(run.params.get("seed", 0)))
+
+
+def flag_help(rate: float) -> str:
+    """What "likely flipped" means, for the page's help."""
+    return (f"A pair is flagged when its out-of-sample probability of a mistaken label is high enough that the flag "
+            f"as a whole is right at least {noise.FLAG_PRECISION:.0%} of the time, assuming {rate:.0%} of labels "
+            "are flipped independently of the content (the run's flip rate). Pairs two fair annotators could "
+            "judge either way are 'ambiguous', not flipped. Ranked by issue score, the most suspicious come first.")
 
 
 def disputed_pairs(dataset: str, run_id: str, sample: pd.DataFrame) -> pd.DataFrame:

@@ -90,7 +90,11 @@ def test_predictor_falls_back_then_learns():
     assert fitted.method == "logistic" and fitted.n_labelled == 150 and fitted.cv_auc > 0.6
     assert np.all(fitted.p_error[:5] == 1.0)
     gbm = fit_error_predictor(X, h, labelled, wrong[labelled], model="gbm")
-    assert gbm.method == "gbm" and gbm.p_error.shape == (400,)
+    assert gbm.p_error.shape == (400,) and not np.isnan(gbm.cv_auc)
+    # A fitted model replaces the label-free estimate only where it beats it out of fold.
+    assert (gbm.method == "gbm") == (gbm.cv_auc > gbm.heuristic_auc)
+    if gbm.method == "heuristic":
+        assert np.array_equal(gbm.p_error, h)
     with pytest.raises(ValueError, match="Unknown predictor"):
         fit_error_predictor(X, h, labelled, wrong[labelled], model="forest")
 

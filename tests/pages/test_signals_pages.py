@@ -287,3 +287,36 @@ def test_jobs_page_empty(app_db):
 def test_every_signal_column_is_known_to_the_charts():
     shown = set(signal_charts.UNCERTAINTY) | set(signal_charts.FLAG_LABELS) | {"margin", "cluster", "map_x", "map_y"}
     assert shown <= set(SIGNAL_COLUMNS)
+
+
+def test_signals_page_states_the_flag_precision_and_the_band(signals_db):
+    from curator.signals import noise
+
+    store = Store(signals_db)
+    try:
+        ids = [r.pair_id for r in appdata.demo_records()]
+        rng = np.random.default_rng(1)
+        p_correct = rng.uniform(0.02, 0.98, len(ids))
+        flag, stated = noise.flip_flag(noise.mislabel_probability(p_correct, 0.15))
+        pq.write_table(pa.table({"pair_id": ids, "margin": np.log(p_correct / (1 - p_correct)), "p_correct": p_correct,
+                                 "flag_flipped": flag}), signals_db.parent / "cal.parquet")
+        pq.write_table(pa.table({"cluster": [0], "name": ["all"], "size": [len(ids)], "terms": ["[]"]}),
+                       signals_db.parent / "cal_clusters.parquet")
+        store.load_signal_run(run_id="run-cal", dataset="demo", dataset_version=store.dataset_version("demo"),
+                              cache_key="cal", models=["embedded-bt"], params={"flip_rate": 0.15, "seed": 0},
+                              signals_path=signals_db.parent / "cal.parquet",
+                              clusters_path=signals_db.parent / "cal_clusters.parquet")
+    finally:
+        store.close()
+    at = _page(SIGNALS, run="run-cal")
+    text = " ".join(m.value for m in at.markdown)
+    assert f"Likely flipped: {int(flag.sum()):,} pairs, estimated precision of this flag {stated:.0%}" in text
+    assert any("Confident learning estimates" in c.value for c in at.caption)
+    share = np.mean(np.abs(p_correct - 0.5) < 0.05)
+    assert any(f"{share:.1%} of pairs lie in the band" in c.value for c in at.caption)
+    at.slider(key=keys.SIG_BAND).set_value(0.2).run()
+    wider = np.mean(np.abs(p_correct - 0.5) < 0.2)
+    assert any(f"{wider:.1%} of pairs lie in the band" in c.value for c in at.caption)
+    # A run without the calibrated flag says so instead of stating a precision.
+    old = _page(SIGNALS, run=FULL_RUN)
+    assert any("not calibrated" in c.value for c in old.caption)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from curator.signals import noise
 
@@ -60,3 +61,47 @@ def test_pair_vectors_remove_the_shared_component():
 def test_dpo_difficulty_oriented_to_label():
     c = noise.dpo_difficulty(np.array([-10.0, -10.0, -1.0]), np.array([-4.0, -4.0, -2.0]), np.array([1, -1, 0]))
     assert c[0] == 6.0 and c[1] == -6.0 and np.isnan(c[2])
+
+
+def test_flip_flag_states_its_precision_on_calibrated_data():
+    """Simulated world: q = P(option x is the clean choice), the clean choice flipped at rate rho, the
+    observed label given to the pairs; p_correct is the calibrated P(observed label). The flag's stated
+    precision must match the share of flipped labels among the flagged pairs."""
+    rng = np.random.default_rng(3)
+    rho, n = 0.15, 200_000
+    q = 1 / (1 + np.exp(-rng.normal(0.0, 3.0, n)))
+    clean_is_x = rng.random(n) < q
+    flipped = rng.random(n) < rho
+    observed_is_x = clean_is_x ^ flipped
+    p_correct = rho + (1 - 2 * rho) * np.where(observed_is_x, q, 1 - q)
+    prob = noise.mislabel_probability(p_correct, rho)
+    flag, stated = noise.flip_flag(prob)
+    assert 0.5 <= stated < 0.55 and 0.01 < flag.mean() < 0.5
+    assert abs(flipped[flag].mean() - stated) < 0.01
+    assert abs(prob.mean() - rho) < 0.005
+    # A higher assumed rate flags more pairs, still at the stated precision.
+    more, _ = noise.flip_flag(noise.mislabel_probability(p_correct, 0.2))
+    assert more.sum() > flag.sum()
+
+
+def test_flip_flag_is_empty_when_no_pair_is_doubtful_enough():
+    flag, stated = noise.flip_flag(np.full(100, 0.2))
+    assert not flag.any() and np.isnan(stated)
+    with pytest.raises(ValueError, match="flip_rate"):
+        noise.mislabel_probability(np.array([0.5]), 0.5)
+
+
+def test_noise_rate_interval_covers_a_planted_rate():
+    rng = np.random.default_rng(0)
+    wrong = rng.random(2000) < 0.2
+    p = np.where(wrong, 0.05, 0.95)
+    est, lo, hi = noise.noise_rate(p)
+    assert lo <= est <= hi and abs(est - wrong.mean()) < 0.02
+
+
+def test_flag_report_length_mix():
+    labels = ["a", "b", "a", "b"]
+    r = noise.flag_report(labels, np.array([0.1, 0.2, 0.9, 0.8] * 1), np.array([True, True, False, False]),
+                          np.array([1, 5, 5, 1]), np.array([5, 1, 1, 5]), flip_rate=0.15)
+    assert r["flagged"] == 2 and r["flagged_chosen_shorter"] == 1.0 and r["chosen_shorter"] == 0.5
+    assert 0.5 <= r["stated_precision"] <= 1

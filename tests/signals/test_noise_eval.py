@@ -81,6 +81,9 @@ def test_hh_helpful_flip_detection_beats_probe(shared_data: Path):
     # Re-measured 2026-11-22 with the 768-d minilm-m2v embedder: accuracy 0.643, AUROC 0.695; probe 0.593 / 0.641.
     # The target (accuracy >= 0.65 and AUROC >= 0.70) is NOT met yet; these floors guard what is.
     assert r["accuracy"] >= 0.63 and r["auroc"] >= 0.685
+    # The calibrated flag (flip rate 0.15): small but at least half right about the injected flips alone.
+    assert r["flag_precision"] >= 0.5 and 0.005 < r["flagged_share"] < 0.1 and r["flag_estimated_precision"] >= 0.5
+    assert r["noise_rate_interval"][0] <= r["noise_rate"] <= r["noise_rate_interval"][1]
     assert r["accuracy"] >= b["accuracy"] + 0.02 and r["auroc"] >= b["auroc"] + 0.03
 
 
@@ -99,6 +102,7 @@ def test_cli_eval_noise_reads_any_ingestable_file(tmp_path: Path):
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"n", "n_flipped", "accuracy", "auroc", "auprc", "precision_at_k", "flag_precision", "flag_recall",
-            "flagged_share"} <= set(out)
+            "flagged_share", "flag_estimated_precision", "noise_rate", "chosen_shorter",
+            "flagged_chosen_shorter"} <= set(out)
     assert out["n"] <= 200 and out["n_flipped"] == round(0.2 * out["n"])
     assert 0.5 < out["auroc"] <= 1 and 0 <= out["flagged_share"] <= 1
