@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from curator import ui
-from curator.ui import loading
+from curator.ui import jobs_view, loading
 
 user = ui.page_setup("Home")
 
@@ -40,6 +40,8 @@ with ui.errors_shown():
                           icon=":material/bar_chart:", on_click=ui.open_dataset, args=(d.name, ui.OVERVIEW_PAGE))
     else:
         st.info("This database has no pairs yet: upload a file or load the demo data below.", icon=":material/inbox:")
+    # Signals jobs in flight (the demo's first run: `make app` starts them) with progress; results load when done.
+    jobs_view.live_status()
 
     st.subheader("Load data")
     if not user.is_admin:

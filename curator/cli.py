@@ -203,12 +203,17 @@ def demo(
     db: DbOpt = DEFAULT_DB,
     pairs: Annotated[int, typer.Option("--pairs", min=10, help="Number of demo pairs to generate.")] = 3000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the generator.")] = 0,
+    signals: Annotated[bool, typer.Option("--signals", help="Also start computing the demo's signals (default "
+                                                            "config) in a background worker, so the Signals, Map "
+                                                            "and Curate pages are filled; `make app` sets it.")
+                       ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write the demo dataset (planted topics, flipped labels, ties, length bias) and import it.
 
     Files go to a `demo/` folder next to the database; the dataset is called "demo". Running it
-    again with the same options changes nothing.
+    again with the same options changes nothing. With --signals the command does not wait for the
+    signals job: the app's Signals page shows its progress and loads the run when it is done.
     """
     from curator.io import write_demo
 
@@ -216,6 +221,18 @@ def demo(
     result = _ingest(db, str(files.pairs_path), name="demo", quiet=quiet)
     typer.echo(_summary(result, db))
     typer.echo(f"ground truth: {files.truth_path}")
+    if signals:
+        from curator import jobs
+        from curator.signals import SignalConfig
+
+        store = _open_store(db)
+        try:
+            handle = jobs.submit_signals(store, "demo", SignalConfig())
+        finally:
+            store.close()
+        typer.echo(f"signals: run {handle.run_id} already computed" if handle.cached else
+                   f"signals: job {handle.job_id} started in the background; the app's Signals page shows its "
+                   f"progress")
 
 
 @app.command()
