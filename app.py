@@ -94,7 +94,11 @@ with ui.errors_shown():
     with demo_tab:
         st.markdown("3,000 generated pairs with planted structure: topics, a known share of flipped labels, "
                     "ties and a length bias, plus human and AI judgements. The ground truth is kept beside it.")
+        signals = st.checkbox("Then compute its signals in the background (about 2 minutes on a laptop CPU)",
+                              value=True, key="home.demo_signals",
+                              help="Reward margins, flags, clusters and the map, so the Signals, Map and Curate "
+                                   "pages have something to show; the progress is above and on the Signals page.")
         if st.button("Load demo data", key="home.demo", icon=":material/science:",
                      type="secondary" if summaries else "primary"):
-            loading.load_demo()
+            loading.load_demo(signals=signals)
             st.rerun()

@@ -13,21 +13,24 @@ deleted, and folders no dataset came from are cleaned up. A verdict file for a s
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import streamlit as st
 
 from curator import jobs
-from curator.errors import IngestError
+from curator.errors import CuratorError, IngestError
 from curator.io import SHAPES, write_demo
 from curator.jobs import imports
 from curator.store import Job
 from curator.ui import auth, data, keys
 from curator.ui.text import inline, markdown_text
+
+logger = logging.getLogger(__name__)
 
 UPLOAD_TYPES = ("jsonl", "json", "parquet", "csv", "gz")
 AUTO_SHAPE = "detect"
@@ -91,9 +94,10 @@ def save_upload(files: Sequence[tuple[str, bytes]]) -> Path:
     return folder / main
 
 
-def _submit(path: Path, *, dataset: str, shape: str | None, upload: str | None, judgements_only: bool = False) -> str:
+def _submit(path: Path, *, dataset: str, shape: str | None, upload: str | None, judgements_only: bool = False,
+            on_end: Callable[[], None] = data.invalidate) -> str:
     job_id = jobs.submit_import(data.get_store(), path, dataset=dataset, delete_on_failure=bool(upload), file_name=upload,
-                                shape=None if shape in (None, AUTO_SHAPE) else shape, on_end=data.invalidate,
+                                shape=None if shape in (None, AUTO_SHAPE) else shape, on_end=on_end,
                                 judgements_only=judgements_only)
     st.session_state.setdefault(keys.HOME_IMPORTS, []).append(job_id)
     return job_id
@@ -114,12 +118,25 @@ def add_judgements(files: Sequence[tuple[str, bytes]], *, dataset: str, shape: s
     return _submit(path, dataset=dataset, shape=shape, upload=path.name, judgements_only=True)
 
 
-def load_demo(*, n_pairs: int = 3000, seed: int = 0) -> str:
-    """Write the demo dataset next to the database and start importing it as dataset "demo"."""
+def load_demo(*, n_pairs: int = 3000, seed: int = 0, signals: bool = False) -> str:
+    """Write the demo dataset next to the database and start importing it as dataset "demo"; with
+    `signals`, its signals job (default config) starts when the import has ended, as `curator demo --signals`."""
     auth.require_admin("Importing data")
     with st.spinner("Writing demo data…"):
         files = write_demo(Path(data.db_path()).parent / "demo", n_pairs=n_pairs, seed=seed)
-    return _submit(Path(files.pairs_path), dataset=DEMO_DATASET, shape=None, upload=None)
+    store = data.get_store()
+
+    def then_signals() -> None:  # runs in the import's thread
+        data.invalidate()
+        from curator.signals import SignalConfig
+
+        try:
+            jobs.submit_signals(store, DEMO_DATASET, SignalConfig())
+        except CuratorError as e:  # the import failed: there is nothing to compute
+            logger.warning("demo signals not started: %s", e)
+
+    return _submit(Path(files.pairs_path), dataset=DEMO_DATASET, shape=None, upload=None,
+                   on_end=then_signals if signals else data.invalidate)
 
 
 def clean_uploads() -> int:

@@ -102,6 +102,7 @@ def test_upload_and_demo_with_the_real_readers(empty_db):
     at.file_uploader(key="home.file").set_value(("real.jsonl", body.encode(), "application/json"))
     next(b for b in at.button if b.label == "Import").click().run()
     assert "5 new pairs" in _settled(at).success[0].value
+    at.checkbox(key="home.demo_signals").uncheck()
     at.button(key="home.demo").click().run(timeout=120)
     _settled(at)
     assert not at.error, [e.value for e in at.error]
@@ -171,3 +172,31 @@ def test_add_judgements_to_a_stored_dataset(empty_db):
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Labelled"], metrics["AI judgements"]) == ("3", "6")
+
+
+def test_demo_from_home_starts_its_signals(empty_db, monkeypatch):
+    """A newcomer's "Load demo data" also starts the demo's signals job (the fast stand-in compute here)."""
+    from curator import jobs
+    from curator.jobs.testing import STANDIN_COMPUTE, STANDIN_STAGES, StandinConfig
+    from curator.store import Store
+
+    real = jobs.submit_signals
+    asked = []
+
+    def standin(store, dataset, cfg, **kwargs):
+        asked.append(dataset)
+        return real(store, dataset, StandinConfig(seed=cfg.seed), stages=STANDIN_STAGES, compute=STANDIN_COMPUTE,
+                    **kwargs)
+
+    monkeypatch.setattr(jobs, "submit_signals", standin)
+    at = _home()
+    assert at.checkbox(key="home.demo_signals").value
+    at.button(key="home.demo").click().run(timeout=120)
+    _settled(at)
+    deadline = time.monotonic() + 30
+    while not asked and time.monotonic() < deadline:  # submitted by the import thread once it has ended
+        time.sleep(0.1)
+    assert asked == ["demo"]
+    store = Store.open(empty_db)
+    (job,) = store.jobs(kind="signals")
+    assert jobs.wait(store, job.job_id, poll=0.1).status == "done" and store.signal_runs("demo")
