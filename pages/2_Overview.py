@@ -39,7 +39,7 @@ with ui.errors_shown():
         st.subheader("Splits")
         st.dataframe(summary["splits"], hide_index=True, width="stretch", column_config={
             "pairs": st.column_config.NumberColumn(format="localized"),
-            "labelled": st.column_config.NumberColumn(format="localized")})
+            "labelled": st.column_config.NumberColumn("with a dataset label", format="localized")})
     with right:
         st.subheader("Label sources")
         sources = [{"kind": "dataset label", "annotator": "(source file)", "judgements": dataset.labelled,
