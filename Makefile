@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine with Python 3.11+ (apt needs root for the browser tests):
-#   make app   -> install into .venv, write the demo dataset into data/curator.duckdb, serve on 127.0.0.1:8501
+#   make app   -> install into .venv, write the demo dataset into data/curator.duckdb, start computing its
+#                 signals in the background (first run; progress on the Signals page), serve on 127.0.0.1:8501
 #   make test  -> install into .venv (plus Debian's chromium for browser tests) and run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -21,7 +22,7 @@ install-test: install
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
 
 app: install
-	$(PY) -m curator demo --db $(DB)
+	$(PY) -m curator demo --db $(DB) --signals
 	$(PY) -m curator serve --db $(DB)
 
 # Browser tests run in their own process: playwright's sync API refuses a thread where an earlier

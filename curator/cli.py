@@ -109,12 +109,14 @@ def _parse_mapping(items: list[str] | None) -> dict[str, Any] | None:
     return mapping
 
 
-def _ingest(db: Path, source: str, *, name: str | None, quiet: bool, **read_options: Any) -> Any:
+def _ingest(db: Path, source: str, *, name: str | None, quiet: bool, judgements_only: bool = False,
+            **read_options: Any) -> Any:
     """Open the source (errors name file, record, field before the database is touched), then
-    import it with `curator.io.ingest_source` and a tqdm bar on stderr; returns the IngestResult."""
+    import it with `curator.io.ingest_source` (or only its judgements, onto the stored pairs of
+    dataset `name`, with `add_judgements_source`) and a tqdm bar on stderr; returns the result."""
     from tqdm import tqdm
 
-    from curator.io import ingest_source, read_source
+    from curator.io import add_judgements_source, ingest_source, read_source
 
     src = read_source(source, **read_options)
     store = _open_store(db)
@@ -126,6 +128,8 @@ def _ingest(db: Path, source: str, *, name: str | None, quiet: bool, **read_opti
                     bar.total = total
                 bar.update(done - bar.n)
 
+            if judgements_only:
+                return add_judgements_source(store, src, dataset=name or src.name, on_progress=on_progress)
             return ingest_source(store, src, name=name, on_progress=on_progress)
     finally:
         store.close()
@@ -134,6 +138,7 @@ def _ingest(db: Path, source: str, *, name: str | None, quiet: bool, **read_opti
 def _summary(result: Any, db: Path) -> str:
     return (f"{result.dataset}: {result.new_pairs:,} new pairs, {result.skipped_pairs:,} skipped "
             f"(already stored), {result.new_judgements:,} judgements -> {db}")
+
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -157,12 +162,18 @@ def ingest(
                                                     "(default best-worst).")] = None,
     min_gap: Annotated[float | None, typer.Option("--min-gap", help="Smallest score difference that makes a pair "
                                                   "(rated data).")] = None,
+    judgements_only: Annotated[bool, typer.Option(
+        "--judgements-only", help="Add only the source's judgements (votes, AI verdicts) to the pairs dataset "
+                                  "--name already holds, matched by pair id or identical texts; adds no pair.")
+                               ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Import preference pairs (and their judgements) from a file or a Hugging Face dataset.
 
     Pairs already in the database are skipped, so importing twice adds nothing. A source that
-    cannot be read imports nothing and names the file, record and field.
+    cannot be read imports nothing and names the file, record and field. With
+    --judgements-only, a verdict file for stored pairs (for example PandaLM's
+    pandalm_merged.jsonl after testset-v1.json) adds its judgements to the judgements log.
     """
     from curator.io import ColumnMapping, PairingRule
 
@@ -178,9 +189,13 @@ def ingest(
             (pairing or Pairing.best_worst).value, min_gap=0.0 if min_gap is None else min_gap)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--min-gap") from None
-    result = _ingest(db, source, name=name, quiet=quiet, shape=shape, fmt=fmt.value if fmt else None,
-                     mapping=column_mapping, pairing=rule, split=split)
-    typer.echo(_summary(result, db))
+    if judgements_only and (name is None or rule is not None):
+        raise typer.BadParameter("--judgements-only needs --name DATASET (the stored dataset) and no "
+                                 "--pairing/--min-gap.", param_hint="--judgements-only")
+    result = _ingest(db, source, name=name, quiet=quiet, judgements_only=judgements_only, shape=shape,
+                     fmt=fmt.value if fmt else None, mapping=column_mapping, split=split,
+                     **({} if judgements_only else {"pairing": rule}))
+    typer.echo("\n".join(result.summary_lines()) if judgements_only else _summary(result, db))
 
 
 @app.command()
@@ -188,12 +203,17 @@ def demo(
     db: DbOpt = DEFAULT_DB,
     pairs: Annotated[int, typer.Option("--pairs", min=10, help="Number of demo pairs to generate.")] = 3000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the generator.")] = 0,
+    signals: Annotated[bool, typer.Option("--signals", help="Also start computing the demo's signals (default "
+                                                            "config) in a background worker, so the Signals, Map "
+                                                            "and Curate pages are filled; `make app` sets it.")
+                       ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Write the demo dataset (planted topics, flipped labels, ties, length bias) and import it.
 
     Files go to a `demo/` folder next to the database; the dataset is called "demo". Running it
-    again with the same options changes nothing.
+    again with the same options changes nothing. With --signals the command does not wait for the
+    signals job: the app's Signals page shows its progress and loads the run when it is done.
     """
     from curator.io import write_demo
 
@@ -201,6 +221,18 @@ def demo(
     result = _ingest(db, str(files.pairs_path), name="demo", quiet=quiet)
     typer.echo(_summary(result, db))
     typer.echo(f"ground truth: {files.truth_path}")
+    if signals:
+        from curator import jobs
+        from curator.signals import SignalConfig
+
+        store = _open_store(db)
+        try:
+            handle = jobs.submit_signals(store, "demo", SignalConfig())
+        finally:
+            store.close()
+        typer.echo(f"signals: run {handle.run_id} already computed" if handle.cached else
+                   f"signals: job {handle.job_id} started in the background; the app's Signals page shows its "
+                   f"progress")
 
 
 @app.command()

@@ -10,7 +10,7 @@ import streamlit as st
 from curator import ui
 from curator.ui import browse, keys, pair_view
 
-ui.page_setup("Browse")
+user = ui.page_setup("Browse")
 
 with ui.errors_shown():
     dataset = ui.dataset_picker()
@@ -30,6 +30,10 @@ with ui.errors_shown():
     first = (page - 1) * query.page_size
     counter.caption(f"{first + 1 if total else 0:,}–{min(first + query.page_size, total):,} of **{total:,}** pairs"
                     + (f" in {ui.inline(dataset.name, max_chars=60)}" if total else ""))
+    if total and user.is_admin and st.button(
+            f"Label these {total:,} pairs", key="browse.label", icon=":material/how_to_vote:",
+            help="A new annotation queue on the Label page holding the pairs these filters show."):
+        browse.label_filtered(query.filter, total)
 
     rows = ui.pairs_page(query.filter, sort=query.sort, descending=query.descending, limit=query.page_size,
                          offset=first)

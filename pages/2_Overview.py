@@ -22,10 +22,12 @@ with ui.errors_shown():
                f" · shape {ui.inline(dataset.shape, max_chars=30)} · version {dataset.version}")
     m = st.columns(5)
     m[0].metric("Pairs", f"{dataset.pairs:,}")
-    m[1].metric("Labelled", f"{dataset.labelled:,}", f"{dataset.labelled / max(dataset.pairs, 1):.0%} of pairs",
-                delta_color="off", delta_arrow="off")
+    m[1].metric("Labelled", f"{dataset.human_labelled:,}",
+                f"{dataset.human_labelled / max(dataset.pairs, 1):.0%} of pairs", delta_color="off", delta_arrow="off",
+                help=f"Pairs with a dataset label ({dataset.labelled:,}) or at least one human judgement.")
     m[2].metric("Human judgements", f"{dataset.human_judgements:,}")
-    m[3].metric("AI judgements", f"{dataset.ai_judgements:,}")
+    m[3].metric("AI judgements", f"{dataset.ai_judgements:,}", f"on {dataset.ai_judged:,} pairs",
+                delta_color="off", delta_arrow="off")
     m[4].metric("Disagreeing pairs", f"{summary['disagreeing_pairs']:,}",
                 help="Pairs whose judges (latest vote each) and dataset label do not all agree.")
     if summary["disagreeing_pairs"]:
@@ -37,7 +39,7 @@ with ui.errors_shown():
         st.subheader("Splits")
         st.dataframe(summary["splits"], hide_index=True, width="stretch", column_config={
             "pairs": st.column_config.NumberColumn(format="localized"),
-            "labelled": st.column_config.NumberColumn(format="localized")})
+            "labelled": st.column_config.NumberColumn("with a dataset label", format="localized")})
     with right:
         st.subheader("Label sources")
         sources = [{"kind": "dataset label", "annotator": "(source file)", "judgements": dataset.labelled,

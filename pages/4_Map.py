@@ -8,7 +8,7 @@ import streamlit as st
 from curator import ui
 from curator.ui import keys, selection, signal_charts, signals_view
 
-ui.page_setup("Map")
+user = ui.page_setup("Map")
 
 with ui.errors_shown():
     dataset = ui.dataset_picker()
@@ -38,9 +38,14 @@ with ui.errors_shown():
         else f"all {len(points):,} pairs"
     st.caption(f"Showing {shown}. Draw a lasso or box to pick pairs.")
     picked = selection.selected_pair_ids(event.selection if event else None)
-    if picked and st.button(f"Open {len(picked):,} selected pairs in Browse", key="map.open", type="primary",
-                            icon=":material/open_in_new:"):
-        signals_view.open_in_browse(run.run_id, picked, source="Map selection")
+    if picked:
+        with st.container(horizontal=True):
+            if st.button(f"Open {len(picked):,} selected pairs in Browse", key="map.open", type="primary",
+                         icon=":material/open_in_new:"):
+                signals_view.open_in_browse(run.run_id, picked, source="Map selection")
+            if user.is_admin and st.button(f"Label these {len(picked):,} pairs", key="map.label",
+                                           icon=":material/how_to_vote:"):
+                keys.label_pairs(picked, source="the Map selection")
 
     st.subheader("Clusters")
     if clusters.empty:

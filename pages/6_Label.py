@@ -16,7 +16,7 @@ with ui.errors_shown():
     st.title("Label")
     queues = av.queues()
     if user.is_admin and dataset is not None:
-        with st.expander("New queue", expanded=not queues):
+        with st.expander("New queue", expanded=not queues or keys.queue_pairs() is not None):
             av.create_queue_form(dataset.name, user)
     if not queues:
         if dataset is None:

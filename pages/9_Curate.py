@@ -77,6 +77,7 @@ with ui.errors_shown():
         m[2].metric("Flipped by recipe", f"{preview.flipped_by_recipe:,}")
         m[3].metric("Label sources", len(preview.label_sources))
         st.dataframe(cv.steps_frame(preview), hide_index=True, width="stretch", key="cur.steps")
+        cv.step_examples(preview)
         st.caption("Label sources: " + (", ".join(f"{k} {v:,}" for k, v in preview.label_sources.items()) or "none"))
         cv.label_changes(preview)
         if preview.margin_edges:

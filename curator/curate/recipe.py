@@ -110,15 +110,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+STEP_EXAMPLES = 5
+
+
 @dataclass(frozen=True)
 class StepReport:
-    """What one step did: rows before, rows removed, labels flipped."""
+    """What one step did: rows before, rows removed, labels flipped, and up to `STEP_EXAMPLES` pair
+    ids of each (the first in source order) for a pair-level look."""
 
     step: str
     kind: str
     rows_in: int
     removed: int
     flipped: int
+    removed_examples: tuple[str, ...] = ()
+    flipped_examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,10 +210,15 @@ def apply_recipe(pairs: pa.Table, recipe: Recipe, *, judgements: pa.Table | None
     reports = []
     for step in recipe.steps:
         before = len(frame)
-        flipped_before = int(frame["recipe_flipped"].sum())
+        ids_before = frame["pair_id"]
+        was_flipped = set(frame.loc[frame["recipe_flipped"].astype(bool), "pair_id"])
         frame = step.apply(frame, ctx)
-        reports.append(StepReport(step.describe(), step.kind, before, before - len(frame),
-                                  int(frame["recipe_flipped"].sum()) - flipped_before))
+        kept = set(frame["pair_id"])
+        now_flipped = frame.loc[frame["recipe_flipped"].astype(bool), "pair_id"]
+        newly = now_flipped[~now_flipped.isin(was_flipped)]
+        reports.append(StepReport(step.describe(), step.kind, before, before - len(frame), len(newly),
+                                  tuple(ids_before[~ids_before.isin(kept)].head(STEP_EXAMPLES)),
+                                  tuple(newly.head(STEP_EXAMPLES))))
     frame = _order(frame, recipe)
     frame["chosen"] = np.where(frame["label"] == "a", frame["response_a"], frame["response_b"])
     frame["rejected"] = np.where(frame["label"] == "a", frame["response_b"], frame["response_a"])

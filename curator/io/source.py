@@ -5,6 +5,8 @@ and returns a `Source`: a re-iterable stream of `PairRecord`s with a name, a sha
 estimated record count. `ingest_source` streams a source into `Store.ingest` in Arrow batches
 inside one transaction: any reading error (raised from inside the record stream) rolls the whole
 import back, and pairs already stored are skipped, so importing twice adds nothing.
+`add_judgements_source` streams a source's judgements onto the pairs a dataset already holds
+(verdict files that arrive after the pairs).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from curator.io.shapes import READERS, detect_shape
 from curator.schema import PairRecord
 
 if TYPE_CHECKING:
-    from curator.store import IngestResult, Store
+    from curator.store import IngestResult, JudgementImportResult, Store
 
 logger = logging.getLogger(__name__)
 
@@ -163,35 +165,91 @@ def ingest_source(store: Store, source: str | Path | Source, *, name: str | None
         (1, 0)
         >>> store.close()
     """
+    src = _open(source, shape=shape, fmt=fmt, mapping=mapping, pairing=pairing, split=split, min_gap=min_gap)
+    dataset = name or src.name
+    logger.info("importing %s (%s, shape %s) as dataset %r", src.path, src.fmt, src.shape, dataset)
+    result = _stream(src, batch_size, on_progress,
+                     lambda batches, progress: store.ingest(dataset, batches, source=src.path, shape=src.shape,
+                                                            on_progress=progress))
+    logger.info("%s: %d new pairs, %d skipped, %d judgements", dataset, result.new_pairs, result.skipped_pairs,
+                result.new_judgements)
+    return result
+
+
+def add_judgements_source(store: Store, source: str | Path | Source, *, dataset: str, shape: str | None = None,
+                          fmt: str | None = None, mapping: ColumnMapping | dict[str, Any] | None = None,
+                          split: str | None = None, on_progress: ProgressFn | None = None,
+                          batch_size: int = 20_000) -> JudgementImportResult:
+    """Add a source's judgements to the pairs `dataset` already holds, all or nothing; adds no pair.
+
+    Records are matched to stored pairs by pair id, else by identical texts (see
+    `curator.store.judgement_import`); judgements already in the log are not added twice.
+
+    Args:
+        dataset: the stored dataset whose pairs the judgements are about.
+        source, shape, fmt, mapping, split, on_progress, batch_size: as for `ingest_source`.
+
+    Returns:
+        The store's `JudgementImportResult`: records matched and unmatched (with examples),
+        judgements added and already stored.
+
+    Raises:
+        IngestError: a record cannot be read; nothing is added.
+        StoreError: no dataset `dataset`.
+
+    Example:
+        >>> import json, pathlib, tempfile
+        >>> from curator.store import Store
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> pair = {"prompt": "2+2?", "response_a": "4", "response_b": "5"}
+        >>> _ = (tmp / "pairs.jsonl").write_text(json.dumps(pair))
+        >>> vote = {**pair, "votes": [{"annotator": "gpt", "kind": "ai", "choice": "a"}]}
+        >>> _ = (tmp / "verdicts.jsonl").write_text(json.dumps(vote))
+        >>> store = Store(tmp / "c.duckdb")
+        >>> ingest_source(store, tmp / "pairs.jsonl", name="math").new_judgements
+        0
+        >>> r = add_judgements_source(store, tmp / "verdicts.jsonl", dataset="math")
+        >>> r.matched, r.new_judgements, add_judgements_source(store, tmp / "verdicts.jsonl", dataset="math").known_judgements
+        (1, 1, 1)
+        >>> store.close()
+    """
+    src = _open(source, shape=shape, fmt=fmt, mapping=mapping, split=split)
+    logger.info("adding the judgements of %s (%s, shape %s) to dataset %r", src.path, src.fmt, src.shape, dataset)
+    result = _stream(src, batch_size, on_progress,
+                     lambda batches, progress: store.add_judgements(dataset, batches, on_progress=progress))
+    logger.info("%s: %d of %d records matched, %d judgements added, %d already stored", dataset, result.matched,
+                result.records, result.new_judgements, result.known_judgements)
+    return result
+
+
+def _open(source: str | Path | Source, **read_options: Any) -> Source:
+    """`source` itself when it is an open Source (then no read option may be set), else `read_source`."""
+    if not isinstance(source, Source):
+        return read_source(source, **read_options)
+    set_options = sorted(k for k, v in read_options.items() if v is not None)
+    if set_options:
+        raise ValueError(f"{set_options} are options of `read_source`; the Source is already open. Pass a "
+                         f"path instead, or drop them.")
+    return source
+
+
+def _stream(src: Source, batch_size: int, on_progress: ProgressFn | None,
+            write: Callable[[Iterator[Any], Callable[[int], None] | None], T]) -> T:
+    """Hand `src`'s Arrow batches to `write(batches, progress)` (a store call), reporting progress."""
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
-    if isinstance(source, Source):
-        given = {"shape": shape, "fmt": fmt, "mapping": mapping, "pairing": pairing, "split": split,
-                 "min_gap": min_gap}
-        set_options = sorted(k for k, v in given.items() if v is not None)
-        if set_options:
-            raise ValueError(f"{set_options} are options of `read_source`; the Source is already open. Pass a "
-                             f"path instead, or drop them.")
-        src = source
-    else:
-        src = read_source(source, shape=shape, fmt=fmt, mapping=mapping, pairing=pairing, split=split,
-                          min_gap=min_gap)
-    dataset = name or src.name
     progress = None
     if on_progress is not None:
         def progress(_pairs: int) -> None:
             on_progress(src.records_read, src.estimated_total)
 
-    logger.info("importing %s (%s, shape %s) as dataset %r", src.path, src.fmt, src.shape, dataset)
     batches = _prefetch(batched(src.records(), source=src.path, size=batch_size))
     try:
-        result = store.ingest(dataset, batches, source=src.path, shape=src.shape, on_progress=progress)
+        result = write(batches, progress)
     finally:
         batches.close()  # stops the reader thread now, also when the store failed
     if on_progress is not None:
         on_progress(src.records_read, src.records_read)
-    logger.info("%s: %d new pairs, %d skipped, %d judgements", dataset, result.new_pairs, result.skipped_pairs,
-                result.new_judgements)
     return result
 
 

@@ -40,7 +40,7 @@ class ImportCancelled(CuratorError):
 
 def submit_import(store: Store, path: str | Path, *, dataset: str, shape: str | None = None,
                   delete_on_failure: bool = False, on_end: Callable[[], None] | None = None,
-                  file_name: str | None = None) -> str:
+                  file_name: str | None = None, judgements_only: bool = False) -> str:
     """Start importing `path` as `dataset` in a background thread; returns the job id at once.
 
     Args:
@@ -48,13 +48,17 @@ def submit_import(store: Store, path: str | Path, *, dataset: str, shape: str | 
             can use); a successful import keeps it as the dataset's source file.
         on_end: called by the thread when the import has ended, however (the app drops its caches).
         file_name: the name shown for the file (default: the name of `path`).
+        judgements_only: add only the file's judgements to the pairs `dataset` already holds
+            (`curator.io.add_judgements_source`); adds no pair.
     """
     job_id = f"imp-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     store.submit_job(job_id, kind=KIND, dataset=dataset, cache_key=None, work_dir=None,
-                     params={"path": str(path), "shape": shape, "file": file_name or Path(path).name})
+                     params={"path": str(path), "shape": shape, "file": file_name or Path(path).name,
+                             "judgements_only": judgements_only})
     store.claim_job(job_id)
     store.set_job_pid(job_id, os.getpid())
-    thread = threading.Thread(target=_run, args=(store, job_id, Path(path), dataset, shape, delete_on_failure, on_end),
+    thread = threading.Thread(target=_run, args=(store, job_id, Path(path), dataset, shape, delete_on_failure, on_end,
+                                                   judgements_only),
                               name=f"curator-{job_id}", daemon=True)
     with _LOCK:
         _THREADS[job_id] = thread
@@ -63,8 +67,8 @@ def submit_import(store: Store, path: str | Path, *, dataset: str, shape: str | 
 
 
 def _run(store: Store, job_id: str, path: Path, dataset: str, shape: str | None, delete_on_failure: bool,
-         on_end: Callable[[], None] | None) -> None:
-    from curator.io import ingest_source
+         on_end: Callable[[], None] | None, judgements_only: bool) -> None:
+    from curator.io import add_judgements_source, ingest_source
 
     last = 0.0
 
@@ -81,7 +85,10 @@ def _run(store: Store, job_id: str, path: Path, dataset: str, shape: str | None,
         store.update_job_progress(job_id, share, f"{done:,} of {total:,} records" if total else f"{done:,} records")
 
     try:
-        result = ingest_source(store, path, name=dataset, shape=shape, on_progress=on_progress)
+        if judgements_only:
+            added = add_judgements_source(store, path, dataset=dataset, shape=shape, on_progress=on_progress)
+        else:
+            result = ingest_source(store, path, name=dataset, shape=shape, on_progress=on_progress)
     except ImportCancelled:
         store.mark_job_cancelled(job_id)
         _discard(path, delete_on_failure)
@@ -90,8 +97,14 @@ def _run(store: Store, job_id: str, path: Path, dataset: str, shape: str | None,
         store.fail_job(job_id, f"{type(e).__name__}: {e}" if not isinstance(e, CuratorError) else str(e))
         _discard(path, delete_on_failure)
     else:
-        store.finish_job(job_id, {"dataset": result.dataset, "new_pairs": result.new_pairs,
-                                  "skipped_pairs": result.skipped_pairs, "new_judgements": result.new_judgements})
+        if judgements_only:
+            _discard(path, delete_on_failure)  # the dataset's source stays its pairs file
+            store.finish_job(job_id, {"dataset": dataset, "new_judgements": added.new_judgements,
+                                      "matched": added.matched, "unmatched": added.unmatched,
+                                      "summary": added.summary_lines()})
+        else:
+            store.finish_job(job_id, {"dataset": result.dataset, "new_pairs": result.new_pairs,
+                                      "skipped_pairs": result.skipped_pairs, "new_judgements": result.new_judgements})
     finally:
         with _LOCK:
             _THREADS.pop(job_id, None)
@@ -147,5 +160,7 @@ def wait_import(store: Store, job_id: str, *, timeout: float = 600.0, poll: floa
 
 def result_message(job: Job) -> str:
     r: dict[str, Any] = job.result or {}
+    if "summary" in r:
+        return "\n".join(r["summary"])
     return (f"{r.get('dataset', job.dataset)}: {r.get('new_pairs', 0):,} new pairs, {r.get('skipped_pairs', 0):,} "
             f"already stored, {r.get('new_judgements', 0):,} judgements.")

@@ -108,6 +108,8 @@ class DatasetSummary:
     judgements: int
     human_judgements: int
     ai_judgements: int
+    human_labelled: int = 0  # pairs with a dataset label or at least one human judgement
+    ai_judged: int = 0  # pairs with at least one AI judgement
 
 
 class PairsMixin:
@@ -241,12 +243,15 @@ class PairsMixin:
 
     def datasets(self) -> list[DatasetSummary]:
         rows = self.rows("""
-            WITH pc AS (SELECT dataset, count(*) AS n, count(label) AS labelled FROM pairs GROUP BY dataset),
+            WITH pc AS (SELECT dataset, count(*) AS n, count(label) AS labelled,
+                               count(*) FILTER (WHERE label IS NOT NULL OR n_human > 0) AS human_labelled,
+                               count(*) FILTER (WHERE n_ai > 0) AS ai_judged FROM pairs GROUP BY dataset),
                  jc AS (SELECT p.dataset, count(*) AS n, count(*) FILTER (WHERE j.kind = 'human') AS h,
                                count(*) FILTER (WHERE j.kind = 'ai') AS a
                         FROM judgements j JOIN pairs p USING (pair_id) GROUP BY p.dataset)
             SELECT d.name, d.source, d.shape, d.version, coalesce(pc.n, 0), coalesce(pc.labelled, 0),
-                   coalesce(jc.n, 0), coalesce(jc.h, 0), coalesce(jc.a, 0)
+                   coalesce(jc.n, 0), coalesce(jc.h, 0), coalesce(jc.a, 0), coalesce(pc.human_labelled, 0),
+                   coalesce(pc.ai_judged, 0)
             FROM datasets d LEFT JOIN pc ON pc.dataset = d.name LEFT JOIN jc ON jc.dataset = d.name
             ORDER BY d.created_at, d.name""", op="datasets")
         return [DatasetSummary(*r) for r in rows]

@@ -41,11 +41,17 @@ def queues() -> list[QueueInfo]:
 
 
 def create_queue_form(dataset: str, user: User) -> None:
-    """Admins: a new queue over the Browse selection or the whole dataset."""
+    """Admins: a new queue over the pairs another page sent (a Browse filter, a flag, a lasso), the
+    Browse selection, or the whole dataset."""
     selection = keys.get_selection()
+    sent = keys.queue_pairs()
     scopes = {"dataset": f"All pairs of {inline(dataset)}"}  # radio options render as Markdown
     if selection:
         scopes = {"selection": f"The {len(selection.pair_ids):,} selected pairs ({inline(selection.source)})", **scopes}
+    if sent:
+        scopes = {"pairs": f"The {len(sent.pair_ids):,} pairs of {inline(sent.source)}", **scopes}
+    if st.session_state.get(keys.LBL_NEW_SCOPE) not in scopes:
+        st.session_state.pop(keys.LBL_NEW_SCOPE, None)
     with st.form("lbl.new", border=True):
         st.markdown("**New queue**")
         scope = st.radio("Pairs", list(scopes), format_func=scopes.get, key=keys.LBL_NEW_SCOPE, horizontal=True)
@@ -54,15 +60,18 @@ def create_queue_form(dataset: str, user: User) -> None:
         n = c2.number_input("Annotators per pair", 1, 20, 1, key=keys.LBL_NEW_N)
         if st.form_submit_button("Create queue", icon=":material/add:"):
             auth.require_admin("Creating a queue")
-            ids = list(selection.pair_ids) if scope == "selection" and selection else None
+            picked = {"selection": selection, "pairs": sent}.get(scope)
+            ids = list(picked.pair_ids) if picked else None
             try:
                 info = Q.create_queue(data.get_store(), name=name.strip() or f"{dataset} labelling", pair_ids=ids,
                                       where=None if ids else PairFilter(datasets=(dataset,)),
                                       annotators_per_pair=int(n), created_by=user.id,
-                                      source=selection.source if ids else "dataset")
+                                      source=picked.source if picked else "dataset")
             except ValueError as e:
                 st.error(inline(str(e), max_chars=300), icon=":material/error:")
                 return
+            if scope == "pairs":
+                st.session_state.pop(keys.QUEUE_PAIRS, None)  # sent once, queued once
             st.session_state[keys.QUEUE] = info.queue_id
             st.session_state[keys.LBL_NOTICE] = f"Created queue {info.name} with {info.n_items:,} pairs."
             st.rerun()

@@ -273,3 +273,8 @@ def select_row(index: int, page: int | None = None) -> None:
     if page is not None:
         st.session_state[keys.PAGE] = page
     st.session_state[keys.TABLE] = {"selection": {"rows": [index], "columns": [], "cells": []}}
+
+
+def label_filtered(flt: PairFilter, total: int) -> None:
+    """Send the pairs `flt` holds (in source order) to the Label page as a new queue's pairs."""
+    keys.label_pairs(data.get_store().select_pair_ids(flt), source=f"the Browse filter ({total:,} pairs)")

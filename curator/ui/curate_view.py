@@ -253,6 +253,23 @@ def label_changes(p: Preview) -> None:
                   for r in rows if r], hide_index=True, width="stretch", key="cur.changed")
 
 
+def step_examples(p: Preview) -> None:
+    """Per step, an expander with a few of the pairs it drops or flips (text shown as table cells, inert)."""
+    for i, s in enumerate(p.steps, 1):
+        with st.expander(f"Step {i}: {inline(s.step, max_chars=80)} · {s.removed:,} dropped, {s.flipped:,} flipped",
+                         expanded=False):
+            shown = [("dropped", pid) for pid in s.removed_examples] + [("flipped", pid) for pid in s.flipped_examples]
+            if not shown:
+                st.caption(f"This step keeps all {s.rows_in:,} pairs it gets, labels unchanged.")
+                continue
+            st.caption(f"The first {len(shown)} in source order of the {s.removed + s.flipped:,} pairs it changes.")
+            rows = [(what, data.pair(pid)) for what, pid in shown]
+            st.dataframe([{"change": what, "dataset label": r.get("label"), "prompt": (r.get("prompt") or "")[:200],
+                           "response A": (r.get("response_a") or "")[:200],
+                           "response B": (r.get("response_b") or "")[:200], "pair_id": r["pair_id"]}
+                          for what, r in rows if r], hide_index=True, width="stretch", key=f"cur.step.{i}")
+
+
 def steps_frame(p: Preview) -> list[dict[str, Any]]:
     return [{"step": s.step, "rows in": s.rows_in, "removed": s.removed, "flipped": s.flipped} for s in p.steps]
 

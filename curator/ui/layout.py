@@ -89,7 +89,7 @@ def dataset_picker() -> DatasetSummary | None:
                             persist_state="session", on_change=dataset_changed,
                             help="Every page works on this dataset.")
         chosen = by_name.get(name) or summaries[0]
-        st.caption(f"{chosen.pairs:,} pairs · {chosen.labelled:,} labelled · "
+        st.caption(f"{chosen.pairs:,} pairs · {chosen.human_labelled:,} labelled · "
                    f"{chosen.human_judgements:,} human / {chosen.ai_judgements:,} AI judgements")
     return chosen
 

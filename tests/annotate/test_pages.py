@@ -161,3 +161,34 @@ def test_routing_page_writes_reward_verdicts_when_there_are_none(db, tmp_path):
     assert db.latest_judgements(kind="ai", dataset="raw").num_rows == appdata.N_RAW
     assert any("30 reward" in s.value and "verdicts written" in s.value for s in at.success)
     assert at.selectbox(key=keys.RT_JUDGE).value == "reward-ensemble:raw-run"
+
+
+def test_a_queue_from_the_browse_filter_of_a_flag(db):
+    """Signals' "likely flipped" filter on Browse -> "Label these N pairs" -> a queue holding exactly those pairs."""
+    flagged = PairFilter(datasets=("demo",), signal_run=appdata.RUN_ID, flags=("flag_flipped",))
+    expected = db.select_pair_ids(flagged)
+    assert 0 < len(expected) < appdata.N_DEMO
+    at = _page(keys.BROWSE_PAGE, state={keys.DATASET: "demo", keys.SIGNAL_RUN: appdata.RUN_ID,
+                                        keys.FLAGS: ["flag_flipped"]})
+    at.button(key="browse.label").click().run()
+    assert not at.exception, at.exception
+    radio = at.radio(key=keys.LBL_NEW_SCOPE)
+    assert radio.value == "pairs" and f"The {len(expected):,} pairs of the Browse filter" in radio.format_func("pairs")
+    at.switch_page(LABEL).run()  # AppTest reruns the page it was switched to last, not st.switch_page's
+    at.text_input(key=keys.LBL_NEW_NAME).input("flipped?")
+    at.button[[b.label for b in at.button].index("Create queue")].click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    (q,) = db.queues()
+    assert (q.name, q.n_items) == ("flipped?", len(expected))
+    assert next_item(db, q.queue_id, "someone").pair_id in expected  # a flagged pair is served
+    assert at.radio(key=keys.LBL_NEW_SCOPE).options[0] != "pairs"  # sent once, queued once
+
+
+def test_label_page_offers_pairs_sent_from_the_map(db):
+    ids = _raw_ids(db, 4)
+    at = _page(LABEL, state={keys.DATASET: "raw", keys.QUEUE_PAIRS: keys.Selection(tuple(ids), "the Map selection"),
+                             keys.LBL_NEW_SCOPE: "pairs"})
+    at.button[[b.label for b in at.button].index("Create queue")].click().run()
+    assert not at.exception, at.exception
+    (q,) = db.queues()
+    assert q.n_items == 4

@@ -69,3 +69,15 @@ def test_saved_recipe_loads_into_controls(page_db):
     assert at.radio(key=keys.CUR_FLIPPED).value == "flip"
     assert at.number_input(key=keys.CUR_CLUSTER_CAP).value == 3
     assert _kept(at) == 12
+
+
+def test_each_step_shows_the_pairs_it_drops_or_flips(page_db):
+    at = _run()
+    at.radio(key=keys.CUR_FLIPPED).set_value("flip")
+    at = _run(at)
+    steps = [e for e in at.expander if e.label.startswith("Step ")]
+    assert len(steps) == 2 and "0 dropped, 4 flipped" in steps[0].label and "1 dropped, 0 flipped" in steps[1].label
+    flipped = steps[0].dataframe[0].value
+    assert flipped["change"].tolist() == ["flipped"] * 4 and flipped["dataset label"].tolist() == ["a"] * 4
+    assert all(isinstance(p, str) and p for p in flipped["prompt"])  # the pairs' own text, as table cells
+    assert steps[1].dataframe[0].value["change"].tolist() == ["dropped"]

@@ -110,6 +110,8 @@ class TestSteps:
         gone = set(curation.pair_ids) - set(_ids(sel))
         assert gone == set(curation.pair_ids[6:10])
         assert sel.steps[0].removed == 4 and sel.steps[0].flipped == 0
+        assert sel.steps[0].removed_examples == tuple(curation.pair_ids[6:10])  # the pairs, in source order
+        assert sel.steps[0].flipped_examples == ()
 
     def test_flip_swaps_chosen_and_signals(self, curation):
         sel = select(curation.store, _recipe(curation.run_id, DropFlipped(action="flip")))
@@ -118,6 +120,7 @@ class TestSteps:
         assert r["label"] == "b" and r["chosen"].endswith("red answer 6") and r["margin"] == 2.0
         assert r["label_source"] == "dataset+flipped" and r["recipe_flipped"]
         assert sel.steps[0].flipped == 4 and sel.steps[0].removed == 0
+        assert sel.steps[0].flipped_examples == tuple(curation.pair_ids[6:10]) and not sel.steps[0].removed_examples
 
     def test_human_labels_are_protected(self, curation):
         # pair 20: humans chose b against the dataset's a; the run's margin (for a) is high, so for the

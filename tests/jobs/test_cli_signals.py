@@ -105,3 +105,23 @@ def test_scorer_options_come_from_the_config(db, standin):
     assert default.exit_code == 0 and standin[-1][1].scorer == ScorerConfig()
     bad = runner.invoke(cli.app, ["signals", "--db", str(db), "--dataset", "d", "--token-budget", "100"])
     assert bad.exit_code == 2 and "token_budget" in bad.output
+
+
+def test_demo_with_signals_starts_a_signals_job_for_the_demo(tmp_path, standin, monkeypatch):
+    """`make app`'s first step: the demo dataset plus a signals job the app shows and loads."""
+    monkeypatch.delenv("CURATOR_DB", raising=False)
+    db = tmp_path / "data" / "curator.duckdb"
+    result = runner.invoke(cli.app, ["demo", "--db", str(db), "--pairs", "60", "--signals", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "signals: job sig-" in result.output and "Signals page" in result.output
+    assert [(dataset, cfg.seed) for dataset, cfg, _ in standin] == [("demo", 0)]
+    store = Store(db)
+    try:
+        (job,) = store.jobs(kind="signals")
+        assert job.dataset == "demo" and job.status in ("queued", "running", "done")
+        done = jobs.wait(store, job.job_id, poll=0.1)
+        assert done.status == "done" and store.signal_runs("demo")
+    finally:
+        store.close()
+    again = runner.invoke(cli.app, ["demo", "--db", str(db), "--pairs", "60", "--signals", "-q"])
+    assert "already computed" in again.output, again.output
