@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from curator.errors import StoreError
 from curator.store.filters import refresh_votes_sql
-from curator.store.pairs import _JUDGEMENT_WRITES, INGEST_JUDGEMENT_COLUMNS, INGEST_PAIR_COLUMNS, _check_columns
+from curator.store.pairs import _JUDGEMENT_WRITES, register_batch
 
 EXAMPLES = 5
 EXAMPLE_CHARS = 120
@@ -64,10 +64,7 @@ class JudgementImportMixin:
         with _JUDGEMENT_WRITES.all(), self.transaction() as cur:
             self.run(cur, "CREATE OR REPLACE TEMP TABLE import_touched (pair_id VARCHAR)", op="add_judgements")
             for pairs, judgements in batches:
-                _check_columns(pairs, INGEST_PAIR_COLUMNS, "pairs")
-                _check_columns(judgements, INGEST_JUDGEMENT_COLUMNS, "judgements")
-                cur.register("batch_pairs", pairs)
-                cur.register("batch_judgements", judgements)
+                register_batch(cur, pairs, judgements)
                 # Each record's stored pair: by id, else by identical texts when only one pair has them.
                 self.run(cur, """
                     CREATE OR REPLACE TEMP TABLE import_matches AS

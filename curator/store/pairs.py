@@ -135,10 +135,7 @@ class PairsMixin:
             offset = self.execute(cur, "SELECT coalesce(max(row_index) + 1, 0) FROM pairs WHERE dataset = ?",
                                   [dataset], op="ingest").fetchall()[0][0]
             for pairs, judgements in batches:
-                _check_columns(pairs, INGEST_PAIR_COLUMNS, "pairs")
-                _check_columns(judgements, INGEST_JUDGEMENT_COLUMNS, "judgements")
-                cur.register("batch_pairs", pairs)
-                cur.register("batch_judgements", judgements)
+                register_batch(cur, pairs, judgements)
                 self.run(cur, """
                     CREATE OR REPLACE TEMP TABLE new_ids AS
                     SELECT pair_id, min(row_index) AS row_index FROM batch_pairs b
@@ -354,6 +351,14 @@ class PairsMixin:
         }
 
 
+
+
+def register_batch(cur: Any, pairs: pa.Table, judgements: pa.Table) -> None:
+    """Check an ingest batch's columns and expose it to SQL as ``batch_pairs`` / ``batch_judgements``."""
+    _check_columns(pairs, INGEST_PAIR_COLUMNS, "pairs")
+    _check_columns(judgements, INGEST_JUDGEMENT_COLUMNS, "judgements")
+    cur.register("batch_pairs", pairs)
+    cur.register("batch_judgements", judgements)
 
 
 def _check_columns(table: pa.Table, expected: tuple[str, ...], what: str) -> None:
