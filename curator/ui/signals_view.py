@@ -23,7 +23,8 @@ from curator.ui.text import inline
 SCATTER_SAMPLE = 50_000  # points on the margin/uncertainty scatter
 MAP_SAMPLE = 200_000  # points on the map (plotly lasso stays usable up to about this many)
 DISPUTED_ROWS = 25
-BROWSE_URL = "Browse"  # the URL path Streamlit gives pages/1_Browse.py
+BROWSE_URL = "Browse"
+RESCORE_PREFIX = "rescore-"  # cache keys of re-score runs (`curator.train.rescore.RescoreConfig.cache_key`)  # the URL path Streamlit gives pages/1_Browse.py
 
 
 @st.cache_data(ttl=data.TTL, max_entries=16, show_spinner="Loading signals…")
@@ -46,7 +47,9 @@ def run_picker(dataset: str) -> SignalRun | None:
     if pending in runs:
         st.session_state[keys.RUN] = pending
     if st.session_state.get(keys.RUN) not in runs:
-        st.session_state[keys.RUN] = next(iter(runs))
+        # A model's re-score is one view among others; the newest signals run stays the default.
+        own = [r for r in runs.values() if not r.cache_key.startswith(RESCORE_PREFIX)]
+        st.session_state[keys.RUN] = (own[0] if own else next(iter(runs.values()))).run_id
     with st.sidebar:
         run_id = st.selectbox("Signal run", list(runs), key=keys.RUN, format_func=lambda r: (
             f"{r} · {', '.join(runs[r].models) or 'signals'} · {runs[r].created_at:%Y-%m-%d %H:%M}"))

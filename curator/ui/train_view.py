@@ -175,6 +175,9 @@ def _panel(run_dir: str) -> None:
                   args=(run_dir,))
     elif info.method in ("embedded", "reward"):
         with st.container(horizontal=True, vertical_alignment="bottom"):
-            st.selectbox("Re-score dataset", [d.name for d in data.datasets()], key=keys.TRN_RESCORE_DS)
+            names = [d.name for d in data.datasets()]
+            if st.session_state.get(keys.TRN_RESCORE_DS) not in names and st.session_state.get(keys.DATASET) in names:
+                st.session_state[keys.TRN_RESCORE_DS] = st.session_state[keys.DATASET]  # the sidebar's dataset
+            st.selectbox("Re-score dataset", names, key=keys.TRN_RESCORE_DS)
             st.button("Re-score as a signal run", key="trn.rescore", icon=":material/insights:", on_click=rescore,
                       args=(info.run_id,))

@@ -320,3 +320,19 @@ def test_signals_page_states_the_flag_precision_and_the_band(signals_db):
     # A run without the calibrated flag says so instead of stating a precision.
     old = _page(SIGNALS, run=FULL_RUN)
     assert any("not calibrated" in c.value for c in old.caption)
+
+
+def test_a_newer_rescore_run_is_not_the_default(signals_db):
+    store = Store(signals_db)
+    try:
+        ids = [r.pair_id for r in appdata.demo_records()]
+        pq.write_table(pa.table({"pair_id": ids, "margin": np.zeros(len(ids))}), signals_db.parent / "re.parquet")
+        store.load_signal_run(run_id="run-rescore", dataset="demo", dataset_version=store.dataset_version("demo"),
+                              cache_key="rescore-0123", models=["m1"], params={},
+                              signals_path=signals_db.parent / "re.parquet")
+        assert store.signal_runs("demo")[0].run_id == "run-rescore"  # the newest
+    finally:
+        store.close()
+    at = _page(SIGNALS)
+    assert at.selectbox(key=keys.RUN).value == FULL_RUN
+    assert any(o.startswith("run-rescore") for o in at.selectbox(key=keys.RUN).options)
