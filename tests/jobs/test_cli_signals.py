@@ -45,16 +45,7 @@ def standin(monkeypatch):
     return seen
 
 
-def _signals_config_available() -> bool:
-    try:
-        from curator.signals import SignalConfig  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
-
-pytestmark = pytest.mark.skipif(not _signals_config_available(),
-                                reason="curator.signals.SignalConfig is not there yet")
 
 
 def test_signals_command_computes_then_hits_the_cache(db, standin):

@@ -114,7 +114,6 @@ def test_missing_ray_names_the_extra(input_path, tmp_path, monkeypatch):
 
 def test_ray_engine_runs_the_real_embedder(tmp_path, local_ray):
     """The default embedder as a Ray Data actor gives the local engine's embeddings (20 pairs)."""
-    pytest.importorskip("curator.signals.embed")
     from curator.jobs.stages import signal_stages
 
     path = tmp_path / "pairs.parquet"

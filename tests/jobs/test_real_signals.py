@@ -21,10 +21,6 @@ from curator.io.batch import batched
 from curator.jobs.stages import EMBED_OUTPUTS, signal_stages
 from curator.schema import PairFilter
 
-signals = pytest.importorskip("curator.signals", reason="curator.signals is not there yet")
-if not hasattr(signals, "compute_signals"):
-    pytest.skip("curator.signals.compute_signals is not there yet", allow_module_level=True)
-
 LEAN = {"n_folds": 2, "n_heads": 2, "mc_samples": 2, "variance_head": False}
 
 

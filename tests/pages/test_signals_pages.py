@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from curator.jobs import JobHandle
 from curator.schema import SIGNAL_COLUMNS
+from curator.signals.scoring import ScorerConfig
 from curator.store import Store
 from curator.ui import keys, selection, signal_charts
 
@@ -141,9 +142,6 @@ def test_start_form_submits_a_job(signals_db, monkeypatch):
         return JobHandle("sig-test", "key", work_dir=Path("/tmp"))
 
     monkeypatch.setattr(jobs, "submit_signals", fake_submit)
-    signals = pytest.importorskip("curator.signals")
-    if not hasattr(signals, "SignalConfig"):
-        pytest.skip("curator.signals.SignalConfig is not there yet")
     at = _page(SIGNALS, run=FULL_RUN)
     at.text_area(key=keys.SIG_REWARDS).set_value("org/rm-1\norg/rm-2, org/rm-1")
     at.number_input(key=keys.SIG_FOLDS).set_value(3)
@@ -152,7 +150,7 @@ def test_start_form_submits_a_job(signals_db, monkeypatch):
     assert seen["dataset"] == "demo" and seen["engine"] == "local"
     assert seen["cfg"].rewards == ("org/rm-1", "org/rm-2") and seen["cfg"].n_folds == 3
     assert any("sig-test" in s.value for s in at.success)
-    assert seen["cfg"].scorer == signals.ScorerConfig()  # the form starts at the config's defaults
+    assert seen["cfg"].scorer == ScorerConfig()  # the form starts at the config's defaults
 
 
 def test_start_form_scorer_settings_come_from_the_config(signals_db, monkeypatch):

