@@ -63,7 +63,14 @@ def signals(
 
     cfg = SignalConfig(embedder=embedder, rewards=tuple(reward or ()), n_folds=folds, seed=seed,
                        scorer=scorer or ScorerConfig())
-    store = _open_store(db)
+    from curator.cli import _hand_over, _store_or_app
+
+    store = _store_or_app(db)
+    if store is None:  # the app that has the file open runs the job; this command follows it
+        summary = _hand_over(db, "signals", {"dataset": dataset, "config": cfg.to_dict(), "engine": engine.value},
+                             quiet=quiet)
+        _print_summary(summary, dataset, as_json)
+        return
     try:
         handle = jobs.submit_signals(store, dataset, cfg, engine=engine.value)
         job = None if handle.cached else _follow(store, handle.job_id or "", quiet=quiet)
@@ -72,6 +79,10 @@ def signals(
                               elapsed=(job.result or {}).get("elapsed_s") if job else None)
     finally:
         store.close()
+    _print_summary(summary, dataset, as_json)
+
+
+def _print_summary(summary: dict[str, Any], dataset: str, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary))
         return

@@ -64,7 +64,8 @@ def lock_holder(error: str) -> str | None:
         cmdline = ""
     if "streamlit" in cmdline or "curator serve" in cmdline or " serve " in f" {cmdline} ":
         return (f"the Curator app (process {pid}) has this database open, and a DuckDB file has one owner. "
-                "Import and export from the app's pages while it runs, or stop it (Ctrl+C where `curator serve` "
+                "`curator ingest`, `export`, `stats` and `signals` hand their work to the app; other commands "
+                "cannot run beside it. Use the app's pages while it runs, or stop it (Ctrl+C where `curator serve` "
                 f"runs, or `kill {pid}`) and run this command again.")
     shown = f" ({cmdline[:200]})" if cmdline else ""
     return (f"another process (PID {pid}{shown}) has this database open. Close it and run this command again, "
