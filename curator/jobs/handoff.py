@@ -166,13 +166,12 @@ def _export(store: Store, params: dict, progress: Callable, cancelled: Callable[
 
 def _signals(store: Store, params: dict, progress: Callable, cancelled: Callable[[], bool]) -> dict:
     from curator import jobs
-    from curator.cli_signals import run_summary
     from curator.signals import SignalConfig
 
     handle = jobs.submit_signals(store, params["dataset"], SignalConfig.from_dict(params["config"]),
                                  engine=params.get("engine", "local"))
     if handle.cached:
-        return run_summary(store, handle.run_id or "", cached=True)
+        return jobs.run_summary(store, handle.run_id or "", cached=True)
     asked = False
 
     def follow(job: Any) -> None:
@@ -186,7 +185,7 @@ def _signals(store: Store, params: dict, progress: Callable, cancelled: Callable
     if job.status != "done":
         raise JobError(f"signals job {job.job_id} {job.status}: {job.error or 'no error recorded'}; "
                        f"`curator jobs retry {job.job_id}` resumes it.")
-    return run_summary(store, job.run_id or "", cached=False, elapsed=(job.result or {}).get("elapsed_s"))
+    return jobs.run_summary(store, job.run_id or "", cached=False, elapsed=(job.result or {}).get("elapsed_s"))
 
 
 HANDLERS: dict[str, Callable[[Store, dict, Callable, Callable[[], bool]], dict]] = {

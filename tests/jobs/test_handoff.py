@@ -88,3 +88,27 @@ def test_an_owner_that_takes_no_requests_is_named_with_what_to_do(owner):
     result = _cli("stats", "--db", owner.path)  # the store is open, but nobody serves its inbox
     assert result.returncode == 1
     assert f"PID {os.getpid()}" in result.stderr and "Close it and run this command again" in result.stderr
+
+
+def test_signals_runs_as_a_job_of_the_owner(owner, monkeypatch):
+    """The command's config reaches the owner, whose job (the fast stand-in compute, as in
+    test_cli_signals.py) is followed to its end; the command prints the loaded run."""
+    from curator import jobs
+    from curator.jobs.testing import STANDIN_COMPUTE, STANDIN_STAGES, StandinConfig
+
+    seen = []
+    real = jobs.submit_signals
+
+    def submit(store, dataset, cfg, **kwargs):
+        seen.append((dataset, cfg.n_folds))
+        return real(store, dataset, StandinConfig(seed=cfg.seed, extra={"folds": cfg.n_folds}),
+                    stages=STANDIN_STAGES, compute=STANDIN_COMPUTE, **kwargs)
+
+    monkeypatch.setattr(jobs, "submit_signals", submit)
+    handoff.serve_inbox(owner)
+    result = _cli("signals", "--dataset", "first", "--folds", "3", "--db", owner.path, "--json", "-q")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert seen == [("first", 3)]
+    assert summary["rows"] == 12 and not summary["cached"]
+    assert summary["run_id"] in {r.run_id for r in owner.signal_runs()}
