@@ -80,9 +80,17 @@ def test_index_answers_words_phrases_prefixes_and_mid_word_substrings(store):
     assert store.count_pairs(PairFilter(search="QUANTUM")) == 10
 
 
-def test_word_queries_equal_the_scan(store):
+@pytest.mark.parametrize("words_inside", ["word list", "regular expression"])
+def test_word_queries_equal_the_scan(store, words_inside):
+    index = store.search_index()
+    deadline = time.monotonic() + 30
+    while index._vocabulary is None:  # the word list is read in the background after each update
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    if words_inside == "regular expression":  # as before the word list is read
+        index._vocabulary = None
     for search in ("python", "a", "the garden", "recipe", "ytho", "QUANTUM", "d 1", "7", "xyz", "quant*",
-                   '"a recipe"', '"error because"', "e"):
+                   '"a recipe"', '"error because"', "e", "zzz"):
         indexed, scanned = _both(store, search)
         assert indexed == scanned, search
     indexed, scanned = _both(store, "garden", splits=("train",), prompt_len=(30, None))

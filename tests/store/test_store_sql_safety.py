@@ -107,7 +107,7 @@ SQL_METHODS = {"execute", "run", "query", "rows", "scalar", "sql", "executemany"
 # The store's plumbing: these take `sql` from their callers, whose SQL is checked at the call site.
 PLUMBING = {("core.py", name) for name in ("execute", "run", "query", "rows", "scalar")}
 # Functions whose results are SQL text built only from allow-listed identifiers and constants.
-SAFE_BUILDERS = {"quote_ident", "order_by", "build_where", "refresh_votes_sql", "_from", "search_clause", "_scan_term", "int", "float", "len"}
+SAFE_BUILDERS = {"quote_ident", "order_by", "build_where", "refresh_votes_sql", "_from", "_from_hits", "search_clause", "_scan_term", "_in", "int", "float", "len"}
 # quote_ident is the allow-list gate itself (tested in tests/store/test_store.py); the others' returned
 # SQL is checked like any statement. int/float/len make numbers.
 GATES = {"quote_ident", "int", "float", "len"}
@@ -118,6 +118,7 @@ REVIEWED = {
     ("filters.py", "col"): "'s.' + quote_ident(name, SIGNAL_COLUMNS): an allow-listed identifier",
     ("filters.py", "flag"): "only used through quote_ident(flag, SIGNAL_COLUMNS)",
     ("filters.py", "direction"): "'ASC' or 'DESC'",
+    ("filters.py", "table"): "_in's argument: 'search_hits' or 'search_whole', the store's names of registered tables",
     ("core.py", "statement"): "a statement of the migration files shipped in curator/store/migrations",
     ("jobs.py", "assignments"): "`_transition`'s argument: always a literal of jobs.py",
     ("signals.py", "columns"): "checked against SIGNAL_COLUMNS before use",
