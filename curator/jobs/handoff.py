@@ -199,9 +199,13 @@ def app_pid(db: str | Path) -> int | None:
     """The pid of a live app that takes requests for `db`, or None."""
     info = _read_json(inbox(db) / "app.json")
     pid = (info or {}).get("pid")
-    if not isinstance(pid, int) or not psutil.pid_exists(pid):
+    if not isinstance(pid, int):
         return None
-    return pid
+    try:
+        alive = psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # a killed app its parent has not reaped
+    except psutil.Error:
+        return None
+    return pid if alive else None
 
 
 def hand_over(db: str | Path, command: str, params: dict[str, Any], *,
@@ -225,6 +229,13 @@ def hand_over(db: str | Path, command: str, params: dict[str, Any], *,
                 raise CuratorError(f"the app that has {db} open did not take the request within "
                                    f"{CLAIM_TIMEOUT_S:.0f} s (is it stopped or busy?). Nothing was done; "
                                    "run the command again, or stop the app and run it.")
+            if app_pid(db) is None:
+                final = _read_json(status)
+                if final is not None and final.get("state") in ("done", "failed"):
+                    continue  # it finished as it stopped
+                request.unlink(missing_ok=True)
+                raise CuratorError(f"the app that had {db} open stopped before it finished this {command} (an "
+                                   "import is all or nothing: none of it was kept). Run the command again.")
             time.sleep(poll)
     except KeyboardInterrupt:
         (folder / f"{request_id}.cancel").touch()

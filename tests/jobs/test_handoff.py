@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,36 @@ def test_signals_runs_as_a_job_of_the_owner(owner, monkeypatch):
     assert seen == [("first", 3)]
     assert summary["rows"] == 12 and not summary["cached"]
     assert summary["run_id"] in {r.run_id for r in owner.signal_runs()}
+
+
+OWNER_THAT_DIES = """
+import sys, time
+from curator.jobs import handoff
+from curator.store import Store
+store = Store(sys.argv[1])
+handoff.HANDLERS["stats"] = lambda *args: time.sleep(120)  # busy until killed
+handoff.serve_inbox(store)
+print("serving", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_command_whose_app_stops_midway_says_so(tmp_path):
+    db = tmp_path / "dies.duckdb"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    owner = subprocess.Popen([sys.executable, "-c", OWNER_THAT_DIES, str(db)], stdout=subprocess.PIPE, text=True,
+                             env=env)
+    try:
+        assert owner.stdout.readline().strip() == "serving"
+        command = subprocess.Popen([sys.executable, "-m", "curator", "stats", "--db", str(db)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+        deadline = time.monotonic() + 60
+        while not list(handoff.inbox(db).glob("*.taken.json")):  # the app has claimed it
+            assert time.monotonic() < deadline and command.poll() is None
+            time.sleep(0.05)
+        owner.kill()
+        _, err = command.communicate(timeout=60)
+    finally:
+        owner.kill()
+    assert command.returncode == 1
+    assert "stopped before it finished this stats" in err
