@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 POLL_S = 0.2
 CLAIM_TIMEOUT_S = 15.0  # a request nobody claims in this long: the app does not take requests
 COMMANDS = ("stats", "ingest", "export", "signals")
-_SERVING: dict[str, threading.Thread] = {}
+_SERVING: dict[str, tuple[threading.Thread, Store]] = {}
 _LOCK = threading.Lock()
 
 
@@ -73,14 +73,14 @@ def serve_inbox(store: Store, *, on_change: Callable[[], None] | None = None) ->
     `on_change` runs after work that wrote to the store (the app drops its cached queries)."""
     folder = inbox(store.path)
     with _LOCK:
-        thread = _SERVING.get(str(folder))
-        if thread is not None and thread.is_alive():
-            return
+        serving = _SERVING.get(str(folder))
+        if serving is not None and serving[1] is store and serving[0].is_alive():
+            return  # a closed store's thread ends by itself; a reopened store gets its own
         folder.mkdir(mode=0o700, exist_ok=True)
         os.chmod(folder, 0o700)
         _write_json(folder / "app.json", {"pid": os.getpid(), "db": str(store.path)})
         thread = threading.Thread(target=_serve, args=(store, folder, on_change), name="curator-inbox", daemon=True)
-        _SERVING[str(folder)] = thread
+        _SERVING[str(folder)] = (thread, store)
     thread.start()
 
 
