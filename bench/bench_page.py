@@ -2,9 +2,11 @@
 
 Builds (once, cached) a DuckDB file with N synthetic pairs in two datasets and ~1.5 judgements per
 pair (AI verdicts and human votes, some disagreeing with the label), then times realistic page
-requests: dataset+split, length ranges, text search, disagreement, human judgements, sort by
-length difference, deep offsets, random pages and combinations. Each request is one page view:
-`count_pairs(f)` then `pairs_page(f, sort, offset)`.
+requests: dataset+split, length ranges, text search (through the search index, the same kind of
+terms through the substring scan it replaced, and sorted by relevance), disagreement, human
+judgements, sort by length difference, deep offsets, random pages and combinations. Each request is
+one page view: `count_pairs(f)` then `pairs_page(f, sort, offset)`; the index's answer is asked
+once per view (count and page share it). Building the store includes the search index, timed apart.
 
 The naive way (what a first Streamlit page does) loads the filtered rows into pandas, sorts them
 there and slices the page. It runs on a subset of the same requests in the same run, so the
