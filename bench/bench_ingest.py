@@ -80,11 +80,18 @@ def curator_ingest(src: Path, db: Path) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     store = Store(db)
     result = ingest_source(store, str(src), name="bench")
+    index = store.search_index().last_update  # the text search index, updated at the end of the ingest
     store.close()
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    per_million = 1e6 / max(result.new_pairs, 1)
     return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "new_pairs": result.new_pairs,
             "pairs_per_s": round(result.new_pairs / seconds), "pairs_per_cpu_s": round(result.new_pairs / cpu),
-            "db_bytes": db.stat().st_size}
+            "db_bytes": db.stat().st_size,
+            "search_index_seconds": round(index["seconds"], 2), "search_index_cpu_seconds": round(index["cpu_seconds"], 2),
+            "search_index_s_per_million": round(index["seconds"] * per_million, 1),
+            "search_index_cpu_s_per_million": round(index["cpu_seconds"] * per_million, 1),
+            "without_index_pairs_per_s": round(result.new_pairs / (seconds - index["seconds"])),
+            "without_index_pairs_per_cpu_s": round(result.new_pairs / (cpu - index["cpu_seconds"]))}
 
 
 def naive_ingest(src: Path, db: Path, *, max_rows: int, max_seconds: float) -> dict:
@@ -153,12 +160,17 @@ def main() -> None:
             sys.exit(f"expected {args.pairs:,} new pairs, got {ours['new_pairs']:,}")
         print(f"  {ours['new_pairs']:,} pairs in {ours['seconds']} s = {ours['pairs_per_s']:,} pairs/s "
               f"({ours['pairs_per_cpu_s']:,} pairs per CPU-second; file {ours['db_bytes'] / 1e6:,.0f} MB)")
+        print(f"  of which the search index: {ours['search_index_seconds']} s ({ours['search_index_cpu_seconds']} "
+              f"CPU-s) = {ours['search_index_s_per_million']} s ({ours['search_index_cpu_s_per_million']} CPU-s) per "
+              f"million pairs; without it {ours['without_index_pairs_per_s']:,} pairs/s "
+              f"({ours['without_index_pairs_per_cpu_s']:,} per CPU-second)")
 
     result = {
         "bench": "ingest", "pairs": args.pairs, "source_mb": round(written["bytes"] / 1e6),
         "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 1),
         "curator_pairs_per_s": ours["pairs_per_s"], "curator_seconds": ours["seconds"],
         "curator_pairs_per_cpu_s": ours["pairs_per_cpu_s"], "curator_cpu_seconds": ours["cpu_seconds"],
+        **{k: v for k, v in ours.items() if k.startswith(("search_index", "without_index"))},
         "naive_pairs_per_s": naive and naive["pairs_per_s"], "naive_pairs_per_cpu_s": naive and naive["pairs_per_cpu_s"],
         "naive_rows": naive and naive["rows"], "naive_seconds": naive and naive["seconds"],
         "naive_extrapolated_seconds": naive and round(args.pairs / naive["pairs_per_s"]),

@@ -2,9 +2,11 @@
 
 Builds (once, cached) a DuckDB file with N synthetic pairs in two datasets and ~1.5 judgements per
 pair (AI verdicts and human votes, some disagreeing with the label), then times realistic page
-requests: dataset+split, length ranges, text search, disagreement, human judgements, sort by
-length difference, deep offsets, random pages and combinations. Each request is one page view:
-`count_pairs(f)` then `pairs_page(f, sort, offset)`.
+requests: dataset+split, length ranges, text search (through the search index, the same kind of
+terms through the substring scan it replaced, and sorted by relevance), disagreement, human
+judgements, sort by length difference, deep offsets, random pages and combinations. Each request is
+one page view: `count_pairs(f)` then `pairs_page(f, sort, offset)`; the index's answer is asked
+once per view (count and page share it). Building the store includes the search index, timed apart.
 
 The naive way (what a first Streamlit page does) loads the filtered rows into pandas, sorts them
 there and slices the page. It runs on a subset of the same requests in the same run, so the
@@ -46,8 +48,10 @@ WORDS = ("the a of to and in is it that for on with as this be are by from or an
          "model answer question user assistant explain write code python function list data value "
          "example step first then result number table error time because would could should please "
          "recipe travel history science music health money law garden quantum poem story email").split()
-# Search terms of very different frequency (common, medium, rare); "zebra" never occurs.
-SEARCH_TERMS = ("python", "quantum", "garden recipe", "error because", "zebra", "Explain")
+# Search terms of very different frequency (common, medium, rare); "zebra" never occurs; a phrase,
+# a prefix and a mid-word substring ("ytho"), which the index answers like the scan.
+SEARCH_TERMS = ("python", "quantum", "garden recipe", "error because", "zebra", "Explain", '"garden recipe"',
+                "quant*", "ytho")
 
 
 # -- building the store ------------------------------------------------------------------------
@@ -118,13 +122,17 @@ def build(db: Path, n_pairs: int, *, seed: int, judgements_per_pair: float) -> d
     store = Store(db)
     t0, c0 = time.perf_counter(), time.process_time()
     n_a = int(n_pairs * 0.8)
+    index_s = index_cpu_s = 0.0
     for name, n, off, s in (("bench-a", n_a, 0, seed), ("bench-b", n_pairs - n_a, n_a, seed + 1)):
         store.ingest(name, _batches(n, off, batch=100_000, seed=s, judgements_per_pair=judgements_per_pair),
                      source="bench_page", shape="explicit")
+        index_s += store.search_index().last_update["seconds"]  # the ingest's search index update
+        index_cpu_s += store.search_index().last_update["cpu_seconds"]
     store.checkpoint()
     stats = store.stats()
     store.close()
     return {"build_s": round(time.perf_counter() - t0, 1), "build_cpu_s": round(time.process_time() - c0, 1),
+            "of_which_search_index_s": round(index_s, 1), "of_which_search_index_cpu_s": round(index_cpu_s, 1),
             "pairs": stats["pairs"], "judgements": stats["judgements"]}
 
 
@@ -158,6 +166,9 @@ def requests(n_per_kind: int, seed: int) -> list[Request]:
             Request("response length", PairFilter(response_len=(rlo, rlo + int(rng.integers(100, 800)))),
                     sort="len_b", descending=True, position=pos()),
             Request("search", PairFilter(search=str(rng.choice(SEARCH_TERMS))), position=pos()),
+            Request("search (scan)", PairFilter(search=str(rng.choice(SEARCH_TERMS))), position=pos()),
+            Request("search by relevance", PairFilter(search=str(rng.choice(SEARCH_TERMS))), sort="relevance",
+                    position=pos()),
             Request("disagreement", PairFilter(has_disagreement=bool(rng.random() < 0.8)), position=pos()),
             Request("human judged", PairFilter(judgement_source="human"), position=pos()),
             Request("sort len_diff desc", PairFilter(datasets=(ds,)), sort="len_diff", descending=True,
@@ -180,9 +191,12 @@ def offset_for(req: Request, n: int) -> int:
 
 
 def curator_view(store: Store, req: Request) -> tuple[int, list[str]]:
+    store.use_search_index = req.kind != "search (scan)"  # the scan the index replaced, same run
+    store.search_index().clear_cache()  # each request asks the index once (count and page share it)
     n = store.count_pairs(req.f)
     page = store.pairs_page(req.f, sort=req.sort, descending=req.descending, limit=PAGE,
                             offset=offset_for(req, n))
+    store.use_search_index = True
     return n, page.column("pair_id").to_pylist()
 
 
@@ -252,7 +266,7 @@ def main() -> None:
         ms, cpu_ms = (time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000
         ours.setdefault(req.kind, []).append(ms)
         ours_cpu.setdefault(req.kind, []).append(cpu_ms)
-        if i % args.naive_every == 0:
+        if i % args.naive_every == 0 and req.sort != "relevance":  # pandas has no relevance to sort by
             t = time.perf_counter()
             n2, ids2 = naive_view(store, req)
             naive_ms = (time.perf_counter() - t) * 1000

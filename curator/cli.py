@@ -94,6 +94,39 @@ def _open_store(db: Path) -> Store:
     return Store(db)
 
 
+def _store_or_app(db: Path) -> Store | None:
+    """The store, or None when the Curator app that has `db` open takes this command's work
+    (`curator.jobs.handoff`); any other lock holder is an error that says what to do."""
+    from curator.errors import StoreLocked
+    from curator.jobs import handoff
+
+    try:
+        return _open_store(db)
+    except StoreLocked as e:
+        if e.pid is not None and handoff.app_pid(db) == e.pid:
+            return None
+        if "the Curator app" in str(e):
+            raise CuratorError(f"{e} This app takes no work from the command line (an older Curator started it?): "
+                               "restart it, then run this command again.") from None
+        raise
+
+
+def _hand_over(db: Path, command: str, params: dict[str, Any], *, quiet: bool = True) -> dict[str, Any]:
+    """Run `command` in the app that owns `db`, with a progress bar on stderr unless `quiet`."""
+    from tqdm import tqdm
+
+    from curator.jobs import handoff
+
+    typer.echo(f"{db} is open in the Curator app: it runs this {command} (annotators keep working).", err=True)
+    with tqdm(total=100, desc=f"{command} (in the app)", unit="%", disable=quiet, file=sys.stderr,
+              dynamic_ncols=True, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}{postfix}") as bar:
+        def on_progress(share: float, message: str) -> None:
+            bar.update(round(share * 100) - bar.n)
+            bar.set_postfix_str(message[:60], refresh=False)
+
+        return handoff.hand_over(db, command, params, on_progress=on_progress)
+
+
 def _parse_mapping(items: list[str] | None) -> dict[str, Any] | None:
     """``["prompt=question", "drop=a,b"]`` -> ``{"prompt": "question", "drop": ["a", "b"]}``."""
     if not items:
@@ -113,13 +146,25 @@ def _ingest(db: Path, source: str, *, name: str | None, quiet: bool, judgements_
             **read_options: Any) -> Any:
     """Open the source (errors name file, record, field before the database is touched), then
     import it with `curator.io.ingest_source` (or only its judgements, onto the stored pairs of
-    dataset `name`, with `add_judgements_source`) and a tqdm bar on stderr; returns the result."""
+    dataset `name`, with `add_judgements_source`) and a tqdm bar on stderr; returns the result.
+    When the Curator app has `db` open, it runs the import (`curator.jobs.handoff`)."""
     from tqdm import tqdm
 
     from curator.io import add_judgements_source, ingest_source, read_source
+    from curator.store import IngestResult
 
     src = read_source(source, **read_options)
-    store = _open_store(db)
+    store = _store_or_app(db)
+    if store is None and judgements_only:
+        raise typer.BadParameter(f"{db} is open in the Curator app, which does not take --judgements-only from the "
+                                 "command line: use the Home page's 'Add judgements' tab, or stop the app and retry.",
+                                 param_hint="--judgements-only")
+    if store is None:
+        local = Path(source).expanduser()
+        result = _hand_over(db, "ingest", {"source": str(local.resolve()) if local.exists() else source,
+                                           "name": name or src.name, "read_options": _as_json(read_options)},
+                            quiet=quiet)
+        return IngestResult(result["dataset"], result["new_pairs"], result["skipped_pairs"], result["new_judgements"])
     try:
         with tqdm(desc=f"ingest {src.name}", total=src.estimated_total, unit=" records", disable=quiet,
                   file=sys.stderr, dynamic_ncols=True, mininterval=0.5) as bar:
@@ -133,6 +178,19 @@ def _ingest(db: Path, source: str, *, name: str | None, quiet: bool, judgements_
             return ingest_source(store, src, name=name, on_progress=on_progress)
     finally:
         store.close()
+
+
+def _as_json(read_options: dict[str, Any]) -> dict[str, Any]:
+    """`read_source` options as JSON (what the app takes): a mapping as a dict, a pairing rule by name."""
+    from dataclasses import asdict
+
+    out = dict(read_options)
+    if out.get("mapping") is not None:
+        out["mapping"] = {k: v for k, v in asdict(out["mapping"]).items() if v not in (None, ())}
+    if out.get("pairing") is not None:
+        rule = out.pop("pairing")
+        out["pairing"], out["min_gap"] = rule.rule, rule.min_gap
+    return out
 
 
 def _summary(result: Any, db: Path) -> str:
@@ -238,11 +296,14 @@ def demo(
 @app.command()
 def stats(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
     """Count pairs and judgements, overall and per dataset."""
-    store = _open_store(db)
-    try:
-        counts = store.stats()
-    finally:
-        store.close()
+    store = _store_or_app(db)
+    if store is None:
+        counts = _hand_over(db, "stats", {})
+    else:
+        try:
+            counts = store.stats()
+        finally:
+            store.close()
     if as_json:
         typer.echo(json.dumps(counts))
         return

@@ -106,9 +106,26 @@ def export_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Write the pairs a recipe selects as an immutable TRL dataset snapshot (Parquet, JSONL, datasets, card)."""
+    from dataclasses import asdict
+
+    from curator.cli import _hand_over, _store_or_app
     from curator.curate import export, push_to_hub
 
-    store = _open_store(db)
+    store = _store_or_app(db)
+    if store is None:  # the app that has the file open writes the snapshot
+        path = Path(recipe)
+        named = {"json": path.read_text(encoding="utf-8")} if path.suffix == ".json" and path.exists() \
+            else {"name": recipe}
+        options = ExportOptions(name=name or "export", conversational=conversational, margin=margin.value,
+                                test_size=test_size, split_by=split_by, seed=seed, feature_run=feature_run,
+                                features=tuple(feature or ()))
+        data = _hand_over(db, "export", {"recipe": named, "out": str(out.resolve()), "options": asdict(options),
+                                         "named": name is not None, "export_id": export_id})
+        data = {**data, "format": fmt.value}
+        if push:
+            data["hub"] = push_to_hub(Path(data["path"]), push)
+        _print(data, as_json)
+        return
     rec = _load_recipe(store, recipe)
     options = ExportOptions(name=name or rec.name or "export", conversational=conversational, margin=margin.value,
                             test_size=test_size, split_by=split_by, seed=seed, feature_run=feature_run,

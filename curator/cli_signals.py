@@ -63,15 +63,26 @@ def signals(
 
     cfg = SignalConfig(embedder=embedder, rewards=tuple(reward or ()), n_folds=folds, seed=seed,
                        scorer=scorer or ScorerConfig())
-    store = _open_store(db)
+    from curator.cli import _hand_over, _store_or_app
+
+    store = _store_or_app(db)
+    if store is None:  # the app that has the file open runs the job; this command follows it
+        summary = _hand_over(db, "signals", {"dataset": dataset, "config": cfg.to_dict(), "engine": engine.value},
+                             quiet=quiet)
+        _print_summary(summary, dataset, as_json)
+        return
     try:
         handle = jobs.submit_signals(store, dataset, cfg, engine=engine.value)
         job = None if handle.cached else _follow(store, handle.job_id or "", quiet=quiet)
         run_id = handle.run_id if handle.cached else job.run_id
-        summary = run_summary(store, run_id or "", cached=handle.cached,
+        summary = jobs.run_summary(store, run_id or "", cached=handle.cached,
                               elapsed=(job.result or {}).get("elapsed_s") if job else None)
     finally:
         store.close()
+    _print_summary(summary, dataset, as_json)
+
+
+def _print_summary(summary: dict[str, Any], dataset: str, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(summary))
         return
@@ -105,18 +116,6 @@ def _follow(store: Store, job_id: str, *, quiet: bool) -> Job:
         raise JobError(f"Job {job_id} {job.status}: {job.error or 'no error recorded'}\n"
                        f"Log: {Path(job.work_dir or '') / 'log.txt'}; `curator jobs retry {job_id}` resumes it.")
     return job
-
-
-def run_summary(store: Store, run_id: str, *, cached: bool, elapsed: float | None = None) -> dict[str, Any]:
-    """Run id, rows, models and flag counts of a loaded signal run."""
-    from curator.schema import PairFilter
-
-    run = next((r for r in store.signal_runs() if r.run_id == run_id), None)
-    if run is None:
-        raise JobError(f"Signal run {run_id!r} is not in the database.")
-    flags = {f: store.count_pairs(PairFilter(signal_run=run_id, flags=(f,))) for f in FLAG_NAMES}
-    return {"run_id": run_id, "dataset": run.dataset, "cached": cached, "rows": run.n_pairs, "models": run.models,
-            "flags": flags, "elapsed_s": elapsed}
 
 
 @jobs_app.command("list")

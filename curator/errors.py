@@ -29,5 +29,13 @@ class StoreError(CuratorError):
         super().__init__(f"{op}: {message}" if op else message)
 
 
+class StoreLocked(StoreError):
+    """Another process (`pid`, when DuckDB named it) has the database file open."""
+
+    def __init__(self, message: str, *, pid: int | None, op: str = ""):
+        self.pid = pid
+        super().__init__(message, op=op)
+
+
 class JobError(CuratorError):
     """A background job cannot do what was asked (unknown job, wrong state, missing worker output)."""

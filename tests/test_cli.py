@@ -304,7 +304,7 @@ def test_a_locked_database_names_its_holder_and_what_to_do(tmp_path, holder, say
         assert result.exit_code == 1
         assert says in result.output and str(proc.pid) in result.output
         if says == "the Curator app":
-            assert f"kill {proc.pid}" in result.output and "Import and export from the app" in result.output
+            assert f"kill {proc.pid}" in result.output and "Use the app's pages while it runs" in result.output
     finally:
         proc.kill()
         proc.wait()

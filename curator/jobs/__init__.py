@@ -25,6 +25,7 @@ from curator.jobs.supervisor import (
     default_runs_dir,
     log_tail,
     retry,
+    run_summary,
     submit_signals,
     sync,
     wait,
@@ -41,4 +42,4 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = ["ENGINES", "Cancelled", "Job", "JobHandle", "Stage", "cancel", "compute_features", "default_runs_dir",
-           "log_tail", "retry", "submit_import", "submit_signals", "sync", "wait", "wait_import"]
+           "log_tail", "retry", "run_summary", "submit_import", "submit_signals", "sync", "wait", "wait_import"]

@@ -40,7 +40,8 @@ class ImportCancelled(CuratorError):
 
 def submit_import(store: Store, path: str | Path, *, dataset: str, shape: str | None = None,
                   delete_on_failure: bool = False, on_end: Callable[[], None] | None = None,
-                  file_name: str | None = None, judgements_only: bool = False) -> str:
+                  file_name: str | None = None, judgements_only: bool = False,
+                  read_options: dict[str, Any] | None = None) -> str:
     """Start importing `path` as `dataset` in a background thread; returns the job id at once.
 
     Args:
@@ -50,15 +51,18 @@ def submit_import(store: Store, path: str | Path, *, dataset: str, shape: str | 
         file_name: the name shown for the file (default: the name of `path`).
         judgements_only: add only the file's judgements to the pairs `dataset` already holds
             (`curator.io.add_judgements_source`); adds no pair.
+        read_options: more options of `curator.io.ingest_source` (fmt, split, mapping, pairing,
+            min_gap), JSON-able (`curator ingest` run by the app).
     """
     job_id = f"imp-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     store.submit_job(job_id, kind=KIND, dataset=dataset, cache_key=None, work_dir=None,
                      params={"path": str(path), "shape": shape, "file": file_name or Path(path).name,
-                             "judgements_only": judgements_only})
+                             "judgements_only": judgements_only,
+                             **({"read_options": read_options} if read_options else {})})
     store.claim_job(job_id)
     store.set_job_pid(job_id, os.getpid())
-    thread = threading.Thread(target=_run, args=(store, job_id, Path(path), dataset, shape, delete_on_failure, on_end,
-                                                   judgements_only),
+    thread = threading.Thread(target=_run, args=(store, job_id, path, dataset, shape, delete_on_failure, on_end,
+                                                 judgements_only, read_options or {}),
                               name=f"curator-{job_id}", daemon=True)
     with _LOCK:
         _THREADS[job_id] = thread
@@ -66,8 +70,8 @@ def submit_import(store: Store, path: str | Path, *, dataset: str, shape: str | 
     return job_id
 
 
-def _run(store: Store, job_id: str, path: Path, dataset: str, shape: str | None, delete_on_failure: bool,
-         on_end: Callable[[], None] | None, judgements_only: bool) -> None:
+def _run(store: Store, job_id: str, path: str | Path, dataset: str, shape: str | None, delete_on_failure: bool,
+         on_end: Callable[[], None] | None, judgements_only: bool, read_options: dict[str, Any]) -> None:
     from curator.io import add_judgements_source, ingest_source
 
     last = 0.0
@@ -88,7 +92,7 @@ def _run(store: Store, job_id: str, path: Path, dataset: str, shape: str | None,
         if judgements_only:
             added = add_judgements_source(store, path, dataset=dataset, shape=shape, on_progress=on_progress)
         else:
-            result = ingest_source(store, path, name=dataset, shape=shape, on_progress=on_progress)
+            result = ingest_source(store, path, name=dataset, shape=shape, on_progress=on_progress, **read_options)
     except ImportCancelled:
         store.mark_job_cancelled(job_id)
         _discard(path, delete_on_failure)
@@ -112,9 +116,9 @@ def _run(store: Store, job_id: str, path: Path, dataset: str, shape: str | None,
             on_end()
 
 
-def _discard(path: Path, delete: bool) -> None:
+def _discard(path: str | Path, delete: bool) -> None:
     if delete:
-        path.unlink(missing_ok=True)
+        Path(path).unlink(missing_ok=True)
 
 
 def cancel_import(store: Store, job_id: str) -> None:

@@ -358,3 +358,16 @@ def _kill(pid: int | None, sig: signal.Signals) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
+
+
+def run_summary(store: Store, run_id: str, *, cached: bool, elapsed: float | None = None) -> dict[str, Any]:
+    """Run id, rows, models and flag counts of a loaded signal run (what `curator signals` prints)."""
+    from curator.schema import SIGNAL_COLUMNS, PairFilter
+
+    run = next((r for r in store.signal_runs() if r.run_id == run_id), None)
+    if run is None:
+        raise JobError(f"Signal run {run_id!r} is not in the database.")
+    flags = {f: store.count_pairs(PairFilter(signal_run=run_id, flags=(f,))) for f in SIGNAL_COLUMNS
+             if f.startswith("flag_")}
+    return {"run_id": run_id, "dataset": run.dataset, "cached": cached, "rows": run.n_pairs, "models": run.models,
+            "flags": flags, "elapsed_s": elapsed}

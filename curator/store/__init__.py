@@ -10,10 +10,12 @@ from curator.store.features import FeatureRun, FeaturesMixin
 from curator.store.jobs import Job, JobsMixin
 from curator.store.judgement_import import JudgementImportMixin, JudgementImportResult
 from curator.store.pairs import DatasetSummary, IngestResult, PairsMixin
+from curator.store.search import SearchMixin
 from curator.store.signals import SignalRun, SignalsMixin
 
 
-class Store(AnnotateMixin, BrowseMixin, CurateMixin, FeaturesMixin, JudgementImportMixin, PairsMixin, SignalsMixin, JobsMixin, _Core):
+class Store(AnnotateMixin, BrowseMixin, CurateMixin, FeaturesMixin, JudgementImportMixin, PairsMixin, SearchMixin,
+            SignalsMixin, JobsMixin, _Core):
     """A Curator database file; see `curator.store.core` for the concurrency contract."""
 
 

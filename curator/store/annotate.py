@@ -217,10 +217,11 @@ class AnnotateMixin:
 
     def select_pair_ids(self, f: PairFilter, *, limit: int | None = None) -> list[str]:
         """Pair ids matching a filter, in source order (the selection a queue or router starts from)."""
-        sql, params = self._from(f)
+        sql, params, tables = self._from(f)
         tail, extra = ("LIMIT ?", [int(limit)]) if limit else ("", [])
-        return [r[0] for r in self.rows(f"SELECT p.pair_id {sql} ORDER BY p.dataset, p.row_index {tail}",
-                                        params + extra, op="select_pair_ids")]
+        table = self.query(f"SELECT p.pair_id {sql} ORDER BY p.dataset, p.row_index {tail}", params + extra,
+                           op="select_pair_ids", tables=tables)
+        return table.column("pair_id").to_pylist()
 
     def queues(self) -> list[QueueInfo]:
         rows = self.rows("""

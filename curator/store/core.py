@@ -22,7 +22,7 @@ import duckdb
 import psutil
 import pyarrow as pa
 
-from curator.errors import StoreError
+from curator.errors import StoreError, StoreLocked
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ def lock_holder(error: str) -> str | None:
         cmdline = ""
     if "streamlit" in cmdline or "curator serve" in cmdline or " serve " in f" {cmdline} ":
         return (f"the Curator app (process {pid}) has this database open, and a DuckDB file has one owner. "
-                "Import and export from the app's pages while it runs, or stop it (Ctrl+C where `curator serve` "
+                "`curator ingest`, `export`, `stats` and `signals` hand their work to the app; other commands "
+                "cannot run beside it. Use the app's pages while it runs, or stop it (Ctrl+C where `curator serve` "
                 f"runs, or `kill {pid}`) and run this command again.")
     shown = f" ({cmdline[:200]})" if cmdline else ""
     return (f"another process (PID {pid}{shown}) has this database open. Close it and run this command again, "
@@ -85,7 +86,11 @@ class Store:
         try:
             self._con = duckdb.connect(str(path), config={"autoinstall_known_extensions": False})
         except duckdb.Error as e:
-            raise StoreError(f"could not open database {path}: {lock_holder(str(e)) or e}", op="open") from None
+            holder = lock_holder(str(e))
+            if holder is not None:
+                raise StoreLocked(f"could not open database {path}: {holder}", op="open",
+                                  pid=int(_LOCK_PID.search(str(e)).group(1))) from None
+            raise StoreError(f"could not open database {path}: {e}", op="open") from None
         self._migrate()
 
     @classmethod
@@ -110,11 +115,14 @@ class Store:
     # -- plumbing -----------------------------------------------------------------------------
 
     @contextmanager
-    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def cursor(self, tables: dict[str, pa.Table] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of this thread; `tables` are Arrow tables its statements can read by name."""
         if self._con is None:
             raise StoreError("the store is closed", op="cursor")
         cur = self._con.cursor()
         try:
+            for name, table in (tables or {}).items():
+                cur.register(name, table)
             yield cur
         finally:
             cur.close()
@@ -150,9 +158,10 @@ class Store:
         """Run a statement whose result is not needed (DuckDB 2 results must be drained)."""
         self.execute(cur, sql, params, op=op).fetchall()
 
-    def query(self, sql: str, params: Sequence[Any] | None = None, *, op: str) -> pa.Table:
+    def query(self, sql: str, params: Sequence[Any] | None = None, *, op: str,
+              tables: dict[str, pa.Table] | None = None) -> pa.Table:
         logger.debug("%s: %s %s", op, " ".join(sql.split()), params)
-        with self.cursor() as cur:
+        with self.cursor(tables) as cur:
             try:
                 return cur.sql(sql, params=list(params or [])).to_arrow_table()
             except duckdb.Error as e:
@@ -162,8 +171,9 @@ class Store:
         with self.cursor() as cur:
             return self.execute(cur, sql, params, op=op).fetchall()
 
-    def scalar(self, sql: str, params: Sequence[Any] | None = None, *, op: str) -> Any:
-        with self.cursor() as cur:
+    def scalar(self, sql: str, params: Sequence[Any] | None = None, *, op: str,
+               tables: dict[str, pa.Table] | None = None) -> Any:
+        with self.cursor(tables) as cur:
             rows = self.execute(cur, sql, params, op=op).fetchall()
         row = rows[0] if rows else None
         return None if row is None else row[0]

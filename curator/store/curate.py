@@ -111,19 +111,19 @@ class CurateMixin:
         Signal columns are present (NULL where a pair has no row in the run) when `f.signal_run`
         is set, absent otherwise.
         """
-        sql, params = self._from(f)
+        sql, params, tables = self._from(f)
         cols = [f"p.{c}" for c in CURATION_PAIR_COLUMNS]
         if f.signal_run:
             cols += [f"s.{c}" for c in SIGNAL_COLUMNS]
         return self.query(f"SELECT {', '.join(cols)} {sql} ORDER BY p.dataset, p.row_index, p.pair_id", params,
-                          op="curation_pairs")
+                          op="curation_pairs", tables=tables)
 
     def curation_judgements(self, f: PairFilter) -> pa.Table:
         """The latest judgement of each (pair, kind, annotator) for the pairs the filter matches.
 
         Columns: pair_id, kind, annotator, choice, strength, confidence, rationale, judgement_id.
         """
-        sql, params = self._from(f)
+        sql, params, tables = self._from(f)
         return self.query(f"""
             WITH latest AS (
                 SELECT pair_id, kind, annotator, max(judgement_id) AS judgement_id
@@ -131,7 +131,7 @@ class CurateMixin:
                 GROUP BY pair_id, kind, annotator)
             SELECT j.pair_id, j.kind, j.annotator, j.choice, j.strength, j.confidence, j.rationale, j.judgement_id
             FROM judgements j JOIN latest l USING (pair_id, kind, annotator, judgement_id)
-            ORDER BY j.pair_id, j.kind, j.annotator""", params, op="curation_judgements")
+            ORDER BY j.pair_id, j.kind, j.annotator""", params, op="curation_judgements", tables=tables)
 
     # -- exports ------------------------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from curator.schema import SIGNAL_COLUMNS, SORTABLE_COLUMNS, PairFilter
+from curator.store.search import KeySet, SearchHits, Term, parse_search
 
 # Each judgement counts once per (annotator, kind): the latest row is that annotator's label.
 LATEST_JUDGEMENTS = """
@@ -66,8 +68,42 @@ def quote_ident(name: str, allowed: tuple[str, ...]) -> str:
     return '"' + name + '"'
 
 
-def build_where(f: PairFilter) -> tuple[str, list[Any], bool]:
-    """Return (WHERE clause over alias `p` and signals alias `s`, params, needs signals join)."""
+_NOT_WORD = r"[^\pL\pN]"  # RE2: neither letter nor digit (the index's token boundary)
+_TEXTS = ("p.prompt", "p.response_a", "p.response_b")
+
+
+def _scan_term(term: Term) -> tuple[str, list[Any]]:
+    """The substring scan of one search term (the fallback of the search index, same meaning)."""
+    if term.kind == "word":
+        return "(" + " OR ".join(f"contains(lower({c}), ?)" for c in _TEXTS) + ")", [term.text] * 3
+    words = [re.escape(w) for w in term.words] if term.kind == "phrase" else [re.escape(term.text)]
+    pattern = f"(?:^|{_NOT_WORD})" + f"{_NOT_WORD}+".join(words)
+    if term.kind == "phrase":
+        pattern += f"(?:$|{_NOT_WORD})"
+    return "(" + " OR ".join(f"regexp_matches(lower({c}), ?)" for c in _TEXTS) + ")", [pattern] * 3
+
+
+def _in(keys: KeySet, table: str) -> str:
+    """`p` is in a KeySet registered as `table` (a constant of the store)."""
+    return f"p.search_key {'NOT IN' if keys.negated else 'IN'} (SELECT key FROM {table})"
+
+
+def search_clause(search: str, hits: SearchHits | None) -> tuple[str | None, list[Any]]:
+    """The WHERE part of a text search: the index's answer (registered as table `search_hits`),
+    or the scan when `hits` is None."""
+    if hits is not None:
+        return _in(hits.matches, "search_hits"), []
+    clauses, params = [], []
+    for term in parse_search(search):
+        sql, p = _scan_term(term)
+        clauses.append(sql)
+        params += p
+    return (" AND ".join(clauses) or None), params
+
+
+def build_where(f: PairFilter, hits: SearchHits | None = None) -> tuple[str, list[Any], bool]:
+    """Return (WHERE clause over alias `p` and signals alias `s`, params, needs signals join).
+    `hits` is the search index's answer for `f.search` (None: the scan)."""
     clauses: list[str] = []
     params: list[Any] = []
     if f.datasets:
@@ -100,11 +136,10 @@ def build_where(f: PairFilter) -> tuple[str, list[Any], bool]:
     if hi is not None:
         clauses.append("greatest(p.len_a, p.len_b) <= ?")
         params.append(int(hi))
-    if f.search.strip():
-        term = f.search.strip().lower()
-        clauses.append("(contains(lower(p.prompt), ?) OR contains(lower(p.response_a), ?) "
-                       "OR contains(lower(p.response_b), ?))")
-        params += [term, term, term]
+    search, search_params = search_clause(f.search, hits)
+    if search:
+        clauses.append(search)
+        params += search_params
     if f.pair_ids:
         clauses.append("list_contains(?, p.pair_id)")
         params.append(list(f.pair_ids))
@@ -125,8 +160,14 @@ def build_where(f: PairFilter) -> tuple[str, list[Any], bool]:
     return (" AND ".join(clauses) or "TRUE"), params, needs_signals
 
 
-def order_by(sort: str, descending: bool) -> str:
-    if sort in SIGNAL_COLUMNS:
+def order_by(sort: str, descending: bool, *, hits: SearchHits | None = None) -> str:
+    """ORDER BY of a page; "relevance" puts whole-word matches first (`hits.whole`, registered as
+    table `search_whole`), then source order; without them (no search, or the scan) source order."""
+    if sort == "relevance" and (hits is None or hits.whole is None):
+        sort = "row_index"
+    if sort == "relevance":
+        col, descending = _in(hits.whole, "search_whole"), not descending
+    elif sort in SIGNAL_COLUMNS:
         col = "s." + quote_ident(sort, SIGNAL_COLUMNS)
     elif sort == "len_diff":
         col = LEN_DIFF

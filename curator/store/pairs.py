@@ -127,6 +127,20 @@ class PairsMixin:
         """
         if not dataset or not dataset.strip():
             raise ValueError("`dataset` must be a non-empty name.")
+        index = self.search_index()
+        held: list[bool] = []  # set once the transaction holds the index (see below)
+        try:
+            new, skipped, judged = self._ingest(dataset, batches, source, shape, on_progress, index, held)
+        except BaseException:
+            if held:
+                index.hold(-1)
+            raise
+        if held:
+            self._index_after_ingest(index)
+        return IngestResult(dataset, new, skipped, judged)
+
+    def _ingest(self, dataset: str, batches: Iterable[tuple[pa.Table, pa.Table]], source: str, shape: str,
+                on_progress: Callable[[int], None] | None, index: Any, held: list[bool]) -> tuple[int, int, int]:
         new = skipped = judged = seen = 0
         with self.transaction() as cur:
             self.run(cur, "INSERT INTO datasets (name, source, shape) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -171,11 +185,14 @@ class PairsMixin:
                     on_progress(seen)
             if new:
                 self.run(cur, "UPDATE datasets SET version = version + 1 WHERE name = ?", [dataset], op="ingest")
+                if index is not None:  # searches scan from here until the new pairs are indexed
+                    index.hold(1)
+                    held.append(True)
             elif not self.execute(cur, "SELECT count(*) FROM pairs WHERE dataset = ?", [dataset],
                                   op="ingest").fetchall()[0][0]:
                 # Nothing new and nothing before: do not leave an empty dataset behind.
                 self.run(cur, "DELETE FROM datasets WHERE name = ?", [dataset], op="ingest")
-        return IngestResult(dataset, new, skipped, judged)
+        return new, skipped, judged
 
     # -- judgements (append-only) -------------------------------------------------------------
 
@@ -276,16 +293,28 @@ class PairsMixin:
                          for d in self.datasets()],
         }
 
-    def _from(self, f: PairFilter) -> tuple[str, list[Any]]:
-        where, params, needs_signals = build_where(f)
+    def _from(self, f: PairFilter) -> tuple[str, list[Any], dict[str, pa.Table]]:
+        """FROM ... WHERE of a filter, its params and the Arrow tables it reads (the search index's answer)."""
+        sql, params, tables, _ = self._from_hits(f, ranked=False)
+        return sql, params, tables
+
+    def _from_hits(self, f: PairFilter, *, ranked: bool) -> tuple[str, list[Any], dict[str, pa.Table], Any]:
+        """`_from`, and the search hits; `ranked` adds the whole-word matches a relevance sort needs."""
+        hits = self.search_hits(f.search, ranked=ranked) if f.search.strip() else None
+        where, params, needs_signals = build_where(f, hits)
         join, jparams = "", []
         if needs_signals:
             join, jparams = "LEFT JOIN signals s ON s.pair_id = p.pair_id AND s.run_id = ?", [f.signal_run]
-        return f"FROM pairs p {join} WHERE {where}", jparams + params
+        tables = {}
+        if hits is not None:
+            tables["search_hits"] = hits.matches.keys
+            if hits.whole is not None:
+                tables["search_whole"] = hits.whole.keys
+        return f"FROM pairs p {join} WHERE {where}", jparams + params, tables, hits
 
     def count_pairs(self, f: PairFilter) -> int:
-        sql, params = self._from(f)
-        return int(self.scalar(f"SELECT count(*) {sql}", params, op="count_pairs"))
+        sql, params, tables = self._from(f)
+        return int(self.scalar(f"SELECT count(*) {sql}", params, op="count_pairs", tables=tables))
 
     def pairs_page(self, f: PairFilter, *, sort: str = "row_index", descending: bool = False,
                    limit: int = 50, offset: int = 0) -> pa.Table:
@@ -294,12 +323,13 @@ class PairsMixin:
             raise ValueError(f"`limit` must be between 1 and 10000, got {limit}.")
         if offset < 0:
             raise ValueError(f"`offset` must be >= 0, got {offset}.")
-        sql, params = self._from(f)
+        sql, params, tables, hits = self._from_hits(f, ranked=sort == "relevance")
         # Late materialization: sort only the keys to find the page's ids, then fetch the previews of
         # those ids. Sorting with the text previews projected costs ~10x more CPU at deep offsets
         # (bench/bench_page.py).
-        ids = self.query(f"SELECT p.pair_id {sql} ORDER BY {order_by(sort, descending)} LIMIT ? OFFSET ?",
-                         params + [limit, offset], op="pairs_page").column("pair_id").to_pylist()
+        ids = self.query(f"SELECT p.pair_id {sql} ORDER BY {order_by(sort, descending, hits=hits)} "
+                         "LIMIT ? OFFSET ?", params + [limit, offset], op="pairs_page",
+                         tables=tables).column("pair_id").to_pylist()
         signal_cols, join, jparams = "", "", []
         if f.signal_run:
             signal_cols = ", s.* EXCLUDE (run_id, pair_id, model_margins)"

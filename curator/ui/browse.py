@@ -22,6 +22,11 @@ SORTS = {
     "row_index": "source order", "len_prompt": "prompt length", "len_a": "length of A", "len_b": "length of B",
     "len_diff": "length difference (chosen − rejected)", "n_judgements": "number of judgements",
 }
+SEARCH_SORTS = {"relevance": "relevance (whole-word matches first)"}
+SEARCH_HELP = ("Every word must occur in the prompt or a response, also inside a longer word (`python` finds "
+               "“CPython”). `\"two words\"`: that phrase, whole words. `gard*`: words starting with it. "
+               "Case does not matter. A word with other characters (`c++`, `e.g.`) is searched as typed, "
+               "which is slower on a large dataset.")
 SIGNAL_SORTS = {
     "margin": "reward margin", "p_correct": "P(label is right)", "issue_score": "issue score",
     "entropy": "entropy", "bald": "BALD (model disagreement)", "margin_std": "margin spread",
@@ -76,7 +81,8 @@ def filter_sidebar(dataset: DatasetSummary) -> BrowseQuery:
     """Draw the filters in the sidebar and return the query they describe."""
     with st.sidebar:
         st.subheader("Filters")
-        search = _bound(st.text_input, "Search text", key=keys.SEARCH, placeholder="words in prompt or responses")
+        search = _bound(st.text_input, "Search text", key=keys.SEARCH, placeholder="words in prompt or responses",
+                        help=SEARCH_HELP)
         splits = _bound(st.multiselect, "Split", data.splits(dataset.name), key=keys.SPLITS, placeholder="all")
         source = _bound(st.selectbox, "Judged by", JUDGEMENT_SOURCES, key=keys.SOURCE, format_func=SOURCES.get)
         disagree = _bound(st.selectbox, "Disagreement", list(DISAGREEMENT), key=keys.DISAGREE,
@@ -86,7 +92,7 @@ def filter_sidebar(dataset: DatasetSummary) -> BrowseQuery:
         rmin, rmax = _range(c1, c2, "Response chars", keys.RESPONSE_MIN, keys.RESPONSE_MAX, step=100)
         run, ranges, clusters, flags = _signal_filters(dataset.name)
         st.subheader("Order")
-        sorts = {**SORTS, **(SIGNAL_SORTS if run else {})}
+        sorts = {**SORTS, **(SEARCH_SORTS if (search or "").strip() else {}), **(SIGNAL_SORTS if run else {})}
         sort = _bound(st.selectbox, "Sort by", list(sorts), key=keys.SORT, format_func=sorts.get)
         c1, c2 = st.columns(2)
         with c1:

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from curator.jobs import handoff
 from curator.schema import PairFilter
 from curator.store import DatasetSummary, SignalRun, Store
 
@@ -31,7 +32,10 @@ def db_path() -> str:
 
 @st.cache_resource(show_spinner=False, validate=lambda store: not store.closed)
 def _open_store(path: str) -> Store:
-    return Store.open(path)
+    store = Store.open(path)
+    if path != ":memory:":  # `curator ingest/export/stats/signals` on this file hand their work to the app
+        handoff.serve_inbox(store, on_change=invalidate)
+    return store
 
 
 def get_store() -> Store:

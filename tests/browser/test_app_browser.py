@@ -143,7 +143,7 @@ def test_injection_strings_render_as_text(app_url, app_page, artifacts_dir):
 def test_filters_and_pages_live_in_the_url(app_url, app_page):
     pg, rec = app_page
     _open(pg, app_url + "/Browse")
-    search = pg.get_by_test_id("stSidebar").get_by_label("Search text")
+    search = pg.get_by_test_id("stSidebar").get_by_label("Search text", exact=True)
     search.fill("poetry")
     search.press("Enter")
     wait_for_app(pg)

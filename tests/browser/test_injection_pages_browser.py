@@ -184,7 +184,7 @@ def test_browse_table_and_search_with_sql_fragments(hostile_url, page):
     pg, rec = page
     _open(pg, f"{hostile_url}/Browse?dataset=hostile")
     expect(pg.get_by_text("of 6 pairs")).to_be_visible()
-    search = pg.get_by_test_id("stSidebar").get_by_label("Search text")
+    search = pg.get_by_test_id("stSidebar").get_by_label("Search text", exact=True)
     for term, count in (("'; DROP TABLE pairs; --", 6), ("100%", 6), ("of_the", 6), ("%", 6), ("_", 6),
                         ("no such text%", 0), ("A1: ", 1)):
         search.fill(term)

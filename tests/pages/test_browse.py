@@ -246,3 +246,16 @@ def test_changing_dataset_drops_the_old_filters(app_db):
     assert not at.exception, at.exception
     assert at.multiselect(key=keys.CLUSTERS).value == []
     assert at.selectbox(key=keys.SIGNAL_RUN).value == appdata.RUN_ID
+
+
+def test_search_offers_a_relevance_sort_with_whole_words_first(app_db):
+    at = _browse()
+    assert not any("relevance" in o for o in at.selectbox(key=keys.SORT).options)  # nothing to rank yet
+    at.text_input(key=keys.SEARCH).set_value("1").run()
+    assert any("relevance" in o for o in at.selectbox(key=keys.SORT).options)
+    at.selectbox(key=keys.SORT).set_value("relevance").run()
+    assert not at.exception, at.exception
+    rows = _table(at)["row"].tolist()
+    assert {1, 10, 11, 21} <= set(rows)  # "1" also inside "10", "11", "21"
+    assert rows.index(1) < min(rows.index(10), rows.index(11), rows.index(21))  # "Question 1" is a whole word
+    assert "Every word must occur" in at.text_input(key=keys.SEARCH).help

@@ -4,6 +4,7 @@ checks that every statement is built from constants and allow-listed identifiers
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from curator.io.batch import batched
 from curator.schema import PairFilter, PairRecord
+from curator.store.search import Term, parse_search
 
 STORE = Path(__file__).resolve().parents[2] / "curator" / "store"
 HOSTILE = ("'; DROP TABLE pairs; --", "100% sure", "snake_case name", "back\\slash", "50%_off\\", "[a-z]* ?",
@@ -36,9 +38,24 @@ def _fill(make_store):
     return store, records
 
 
-def _literal_matches(records: list[PairRecord], term: str) -> set[str]:
-    t = term.strip().lower()  # an empty search is no filter
-    return {r.pair_id for r in records if any(t in s.lower() for s in (r.prompt, r.response_a, r.response_b))}
+_NOT_PRECEDED_BY_ALNUM, _NOT_FOLLOWED_BY_ALNUM = r"(?<![^\W_])", r"(?![^\W_])"
+
+
+def _term_matches(term: Term, text: str) -> bool:
+    """The documented meaning of a search term (curator/store/search.py), by Python's re."""
+    text = text.lower()
+    if term.kind == "word":
+        return term.text in text  # a literal substring: nothing in it is a pattern
+    if term.kind == "prefix":
+        return re.search(_NOT_PRECEDED_BY_ALNUM + re.escape(term.text), text) is not None
+    pattern = r"[\W_]+".join(re.escape(w) for w in term.words)
+    return re.search(_NOT_PRECEDED_BY_ALNUM + pattern + _NOT_FOLLOWED_BY_ALNUM, text) is not None
+
+
+def _literal_matches(records: list[PairRecord], search: str) -> set[str]:
+    terms = parse_search(search)  # an empty search is no filter
+    return {r.pair_id for r in records
+            if all(any(_term_matches(t, s) for s in (r.prompt, r.response_a, r.response_b)) for t in terms)}
 
 
 def test_search_and_filters_match_literally_and_leave_the_tables(make_store):
@@ -77,7 +94,7 @@ def filled_store(tmp_path_factory):
 
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(term=st.text(alphabet="%_\\'\";-[]*?$/ aQ0", max_size=5))
-def test_any_search_term_is_a_literal_substring(filled_store, term):
+def test_any_search_term_means_what_the_syntax_says(filled_store, term):
     store, records = filled_store
     before = store.stats()
     assert set(store.select_pair_ids(PairFilter(search=term))) == _literal_matches(records, term)
@@ -90,7 +107,7 @@ SQL_METHODS = {"execute", "run", "query", "rows", "scalar", "sql", "executemany"
 # The store's plumbing: these take `sql` from their callers, whose SQL is checked at the call site.
 PLUMBING = {("core.py", name) for name in ("execute", "run", "query", "rows", "scalar")}
 # Functions whose results are SQL text built only from allow-listed identifiers and constants.
-SAFE_BUILDERS = {"quote_ident", "order_by", "build_where", "refresh_votes_sql", "_from", "int", "float", "len"}
+SAFE_BUILDERS = {"quote_ident", "order_by", "build_where", "refresh_votes_sql", "_from", "_from_hits", "search_clause", "_scan_term", "_in", "int", "float", "len"}
 # quote_ident is the allow-list gate itself (tested in tests/store/test_store.py); the others' returned
 # SQL is checked like any statement. int/float/len make numbers.
 GATES = {"quote_ident", "int", "float", "len"}
@@ -101,6 +118,7 @@ REVIEWED = {
     ("filters.py", "col"): "'s.' + quote_ident(name, SIGNAL_COLUMNS): an allow-listed identifier",
     ("filters.py", "flag"): "only used through quote_ident(flag, SIGNAL_COLUMNS)",
     ("filters.py", "direction"): "'ASC' or 'DESC'",
+    ("filters.py", "table"): "_in's argument: 'search_hits' or 'search_whole', the store's names of registered tables",
     ("core.py", "statement"): "a statement of the migration files shipped in curator/store/migrations",
     ("jobs.py", "assignments"): "`_transition`'s argument: always a literal of jobs.py",
     ("signals.py", "columns"): "checked against SIGNAL_COLUMNS before use",
