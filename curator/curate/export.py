@@ -302,7 +302,12 @@ def write_export(selection: Selection, root: str | Path, options: ExportOptions,
 def _save_to_disk(folder: Path) -> None:
     from datasets import DatasetDict, load_dataset
 
-    files = {s: str(folder / f"{s}.parquet") for s in ("train", "test")}
+    # An empty split cannot round-trip through `datasets` (it fails to build or to load), so the
+    # HF folder holds the non-empty splits; the Parquet files keep both.
+    files = {s: str(folder / f"{s}.parquet") for s in ("train", "test")
+             if pq.read_metadata(folder / f"{s}.parquet").num_rows}
+    if not files:
+        return
     ds = load_dataset("parquet", data_files=files, cache_dir=str(folder / ".hf-cache"))
     DatasetDict({s: ds[s] for s in ds}).save_to_disk(str(folder / "hf"))
     shutil.rmtree(folder / ".hf-cache", ignore_errors=True)

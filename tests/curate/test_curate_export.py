@@ -95,6 +95,14 @@ class TestSnapshot:
                              cache_dir=str(curation.root / "cache"))
         assert again["pair_id"] == ds["train"]["pair_id"]
 
+    def test_an_empty_test_split_still_exports(self, curation):
+        from datasets import load_from_disk
+
+        result = _export(curation, test_size=0.0)
+        assert result.n_test == 0 and pq.read_table(result.path / "test.parquet").num_rows == 0
+        ds = load_from_disk(str(result.path / "hf"))
+        assert list(ds) == ["train"] and ds["train"].num_rows == result.n_train > 0
+
     def test_push_needs_token(self, curation, monkeypatch):
         monkeypatch.delenv("HF_TOKEN", raising=False)
         result = _export(curation)
