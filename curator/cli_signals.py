@@ -19,6 +19,7 @@ import typer
 from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, _open_store, _typer
 from curator.cli_options import config_options
 from curator.errors import JobError
+from curator.signals import SignalConfig
 from curator.signals.scoring import ScorerConfig
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ class Engine(StrEnum):
 def signals(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to compute signals for.")],
     db: DbOpt = DEFAULT_DB,
-    embedder: Annotated[str, typer.Option("--embedder", help="Embedding model: 'default' (bundled MiniLM), a "
-                                                             "local path or a hub id.")] = "default",
+    embedder: Annotated[str, typer.Option("--embedder", help=SignalConfig.help()["embedder"])
+                        ] = SignalConfig.defaults()["embedder"],
     reward: Annotated[list[str] | None, typer.Option("--reward", metavar="MODEL",
                                                      help="Reward model (local path or hub id) scored beside the "
                                                           "embedded ensemble; repeatable.")] = None,
@@ -59,7 +60,6 @@ def signals(
     again on an unchanged dataset with the same options computes nothing ("cached").
     """
     from curator import jobs
-    from curator.signals import SignalConfig
 
     cfg = SignalConfig(embedder=embedder, rewards=tuple(reward or ()), n_folds=folds, seed=seed,
                        scorer=scorer or ScorerConfig())

@@ -62,8 +62,10 @@ class SignalConfig(FieldDocs):
     """
 
     # Parameters that control the models
-    embedder: str = field(default="default", metadata={"help": "Embedding model: 'default', 'minilm', 'minilm-int8', "
-                                                               "'minilm-m2v', or a sentence-transformers path or id."})
+    embedder: str = field(default="default", metadata={
+        "help": "Embedding model: 'default' (on a CPU the static model distilled from the bundled all-MiniLM-L6-v2, "
+                "'minilm-m2v'; on a GPU the MiniLM transformer), 'minilm', 'minilm-int8', 'minilm-m2v', or a "
+                "sentence-transformers path or hub id."})
     rewards: tuple[str, ...] = field(default=(), metadata={
         "help": "Hugging Face sequence-classification reward models (local paths or hub ids) whose margins join the "
                 "embedded Bradley-Terry ensemble, each rescaled by an out-of-fold temperature."})

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from curator.errors import CuratorError
+from curator.signals import SignalConfig
 from curator.store import FeatureRun, Store
 from curator.ui import auth, data, keys
 from curator.ui.signal_charts import plotly_text
@@ -64,7 +65,7 @@ def compute_form(dataset: str) -> None:
     st.session_state.setdefault(keys.FEAT_SEED, 0)
     c1, c2 = st.columns([3, 1])
     c1.text_input("Embedding model", key=keys.FEAT_EMBEDDER,
-                  help="'default' is the bundled MiniLM distilled to a static model; 'minilm' the transformer.")
+                  help=SignalConfig.help()["embedder"])
     c2.number_input("Seed", min_value=0, step=1, key=keys.FEAT_SEED)
     st.button("Compute features", key="feat.compute", type="primary", icon=":material/play_arrow:",
               on_click=compute, args=(dataset,))

@@ -334,3 +334,16 @@ def test_a_newer_rescore_run_is_not_the_default(signals_db):
     at = _page(SIGNALS)
     assert at.selectbox(key=keys.RUN).value == FULL_RUN
     assert any(o.startswith("run-rescore") for o in at.selectbox(key=keys.RUN).options)
+
+
+def test_embedder_help_is_the_configs_on_the_page_and_the_cli(signals_db):
+    from typer.testing import CliRunner
+
+    from curator.cli import app
+    from curator.signals import SignalConfig
+
+    text = SignalConfig.help()["embedder"]
+    at = _page(SIGNALS, run=FULL_RUN)
+    assert at.text_input(key=keys.SIG_EMBEDDER).help == text
+    out = CliRunner().invoke(app, ["signals", "--help"], env={"COLUMNS": "400", "TERM": "dumb"}).output
+    assert " ".join(text.split()[:8]) in " ".join(out.replace("│", " ").split())
