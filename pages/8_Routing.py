@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from curator import ui
+from curator.annotate.routing import random_accuracy_curve
 from curator.annotate.routing_service import send_human_share
 from curator.ui import annotate_view as av
 from curator.ui import keys
@@ -47,7 +48,9 @@ with ui.errors_shown():
                 help=f"Fitted on {plan.predictor.n_labelled:,} pairs with human and AI labels"
                      + (f", cross-validated AUROC {plan.predictor.cv_auc:.2f}" if plan.predictor.method != "heuristic"
                         else "; too few for a fitted predictor, so the label-free estimate is used"))
-    fig = go.Figure(go.Scatter(x=plan.shares, y=plan.expected, mode="lines", name="expected accuracy"))
+    fig = go.Figure(go.Scatter(x=plan.shares, y=plan.expected, mode="lines", name="routed (riskiest first)"))
+    fig.add_scatter(x=plan.shares, y=random_accuracy_curve(plan.p_error, shares=plan.shares, human=plan.labelled),
+                    mode="lines", line_dash="dash", name="random pairs to humans")
     fig.add_vline(x=plan.budget / max(len(plan.pair_ids), 1), line_dash="dot")
     fig.update_layout(xaxis_title="human budget (share of pairs)", yaxis_title="expected label accuracy",
                       xaxis_tickformat=".0%", yaxis_tickformat=".1%", height=320, margin={"t": 10})

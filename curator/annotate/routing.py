@@ -96,6 +96,24 @@ def expected_accuracy_curve(p_error: np.ndarray, *, shares: np.ndarray | None = 
     return shares, np.array(acc)
 
 
+def random_accuracy_curve(p_error: np.ndarray, *, shares: np.ndarray, human: np.ndarray | None = None) -> np.ndarray:
+    """Expected label accuracy when a uniformly random `share` of pairs goes to humans (the baseline
+    beside `expected_accuracy_curve`; pairs in `human` are always in the human share).
+
+    >>> random_accuracy_curve(np.array([0.9, 0.1, 0.5, 0.0]), shares=np.array([0, 0.5, 1.0])).round(3).tolist()
+    [0.625, 0.812, 1.0]
+    """
+    p = np.asarray(p_error, dtype=float)
+    n = len(p)
+    done = np.zeros(n, dtype=bool) if human is None else np.asarray(human, dtype=bool)
+    rest, errors = int((~done).sum()), float(p[~done].sum())
+    out = []
+    for share in np.asarray(shares, dtype=float):
+        extra = min(max(0, int(round(share * n)) - int(done.sum())), rest)
+        out.append(1.0 - errors * (1 - extra / rest) / n if n and rest else 1.0)
+    return np.array(out)
+
+
 @dataclass(frozen=True)
 class RoutingPlan:
     """Which pairs go to humans.

@@ -135,6 +135,18 @@ def test_routing_page_sends_the_human_share_to_a_queue(db):
     at = _page(ROUTING, state={keys.DATASET: "raw"})
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["To humans"] == str(round(0.25 * appdata.N_RAW)) and metrics["Predictor"] == "heuristic"
+    import base64
+    import json
+
+    import numpy as np
+
+    def values(v):  # plotly sends numpy arrays as {"dtype", "bdata"}
+        return np.frombuffer(base64.b64decode(v["bdata"]), v["dtype"]).tolist() if isinstance(v, dict) else v
+
+    traces = {t["name"]: t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    routed, random = values(traces["routed (riskiest first)"]["y"]), values(traces["random pairs to humans"]["y"])
+    assert len(routed) == len(random) == 21 and routed[0] == pytest.approx(random[0]) and routed[-1] == random[-1] == 1.0
+    assert all(r >= q - 1e-9 for r, q in zip(routed, random, strict=True)) and sum(routed) > sum(random)
     at.slider(key=keys.RT_BUDGET).set_value(40).run()
     assert {m.label: m.value for m in at.metric}["To humans"] == str(round(0.4 * appdata.N_RAW))
     at.text_input(key=keys.RT_QUEUE_NAME).input("routed")
