@@ -53,7 +53,8 @@ with ui.errors_shown():
                     mode="lines", line_dash="dash", name="random pairs to humans")
     fig.add_vline(x=plan.budget / max(len(plan.pair_ids), 1), line_dash="dot")
     fig.update_layout(xaxis_title="human budget (share of pairs)", yaxis_title="expected label accuracy",
-                      xaxis_tickformat=".0%", yaxis_tickformat=".1%", height=320, margin={"t": 10})
+                      xaxis_tickformat=".0%", yaxis_tickformat=".1%", height=340, margin={"t": 10},
+                      legend={"orientation": "h", "y": -0.3})
     st.plotly_chart(fig, key="rt.curve")
     notice = st.session_state.pop(keys.RT_NOTICE, None)
     if notice:
