@@ -49,7 +49,8 @@ def hh_features(table, embedder: str, cache: Path) -> dict[str, np.ndarray]:
     from curator.signals.pipeline import last_user_turn
 
     prompts, a, b = (table.column(c).to_pylist() for c in ("prompt", "response_a", "response_b"))
-    from curator.signals import embed as embed_module, text as text_module
+    from curator.signals import embed as embed_module
+    from curator.signals import text as text_module
 
     h = hashlib.blake2b(digest_size=8)
     # The key covers the encoder code too: a changed embedder must not reuse stale vectors.

@@ -10,7 +10,6 @@ import pyarrow as pa
 
 from curator.schema import JUDGEMENT_BATCH_SCHEMA, PAIR_BATCH_SCHEMA, PairRecord, compute_pair_id, prompt_text
 
-
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, allow_nan=False)
 _SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True)  # as curator.schema.compute_pair_id
 
