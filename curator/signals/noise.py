@@ -24,7 +24,7 @@ Contract: arrays (and strings for the identical check) in, arrays out. Direction
 - ``dpo_difficulty``: ``c = log pi_ref(rejected) - log pi_ref(chosen)`` (Chen et al. 2024, Thm 4.1);
   ``c > 0`` means the reference model ranks the pair wrongly and DPO will struggle to flip it.
 
-Imports cleanlab inside `issue_scores`; no duckdb, no streamlit, no I/O.
+Imports cleanlab inside `noise_rate`; no duckdb, no streamlit, no I/O.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def noise_rate(p_correct: np.ndarray, *, seed: int = 0, n_boot: int = 50,
     rng = np.random.default_rng(seed)
     if len(p) > max_rows:
         p = rng.choice(p, max_rows, replace=False)
-    order = rng.random(len(p)) < 0.5  # random a/b order so both classes appear (see `issue_scores`)
+    order = rng.random(len(p)) < 0.5  # random a/b order so both classes appear (methods notes, section 8.1)
     labels = order.astype(np.int64)
     probs = np.stack([np.where(order, 1 - p, p), np.where(order, p, 1 - p)], axis=1)
 
@@ -111,36 +111,23 @@ def noise_rate(p_correct: np.ndarray, *, seed: int = 0, n_boot: int = 50,
     return rate(np.arange(len(p))), float(np.percentile(boots, 5)), float(np.percentile(boots, 95))
 
 
-def issue_scores(p_correct: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Confident-learning issue score and cleanlab's own issue mask for labelled pairs.
+def issue_scores(p_correct: np.ndarray) -> np.ndarray:
+    """Confident-learning issue score of labelled pairs: ``1 - self-confidence``.
 
-    Pairs are posed to cleanlab as a binary task with a random (seeded) a/b order per pair, so
-    both classes appear even when every stored label is ``a`` (methods notes, section 8.1).
+    cleanlab's self-confidence of a label is the out-of-sample probability of that label, so for a
+    pair it is ``p_correct`` itself (whatever a/b order the pair is posed in); the "likely flipped"
+    flag is `flip_flag`, not cleanlab's noise-rate pruning.
 
     Args:
         p_correct: (n,) out-of-sample probability that the given label is right.
-        seed: seed of the random order.
 
     Returns:
-        ``(issue_score (n,), is_issue (n,) bool)``; issue_score = 1 - self-confidence.
+        (n,) issue scores in [0, 1], higher = more likely mislabelled.
 
-    >>> s, f = issue_scores(np.r_[np.full(40, 0.9), np.full(10, 0.1)])
-    >>> bool(s[-1] > s[0]), int(f.sum())
-    (True, 10)
+    >>> issue_scores(np.array([0.9, 0.1])).round(2).tolist()
+    [0.1, 0.9]
     """
-    from cleanlab.filter import find_label_issues
-    from cleanlab.rank import get_label_quality_scores
-
-    p = np.clip(np.asarray(p_correct, dtype=np.float64), 1e-6, 1 - 1e-6)
-    order = np.random.default_rng(seed).random(len(p)) < 0.5  # True: the given label is class 1
-    labels = order.astype(np.int64)
-    p1 = np.where(order, p, 1 - p)
-    pred_probs = np.stack([1 - p1, p1], axis=1)
-    quality = get_label_quality_scores(labels, pred_probs, method="self_confidence")
-    if len(p) < 10 or labels.min() == labels.max():
-        return 1.0 - quality, p < 0.5
-    mask = find_label_issues(labels, pred_probs, filter_by="prune_by_noise_rate")
-    return 1.0 - quality, np.asarray(mask, dtype=bool)
+    return 1.0 - np.clip(np.asarray(p_correct, dtype=np.float64), 0.0, 1.0)
 
 
 def is_identical(responses_a: Sequence[str], responses_b: Sequence[str]) -> np.ndarray:

@@ -239,7 +239,7 @@ def compute_signals(pairs: pa.Table, cfg: SignalConfig, *, features: dict[str, n
     issue = np.full(n, np.nan)
     flipped = np.zeros(n, bool)
     if labelled.any():
-        issue[labelled], _ = noise.issue_scores(p_correct[labelled], seed=cfg.seed)
+        issue[labelled] = noise.issue_scores(p_correct[labelled])
         flipped[labelled], _ = noise.flip_flag(noise.mislabel_probability(p_correct[labelled], cfg.flip_rate))
     ambiguous = (np.abs(margin) < margin_std) | (np.abs(p_correct - 0.5) < noise.AMBIGUOUS_P)
     identical = noise.is_identical(texts["a"], texts["b"])
