@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,32 +38,26 @@ class Engine(StrEnum):
 
 
 @config_options(ScorerConfig, into="scorer", panel="Reward-model scoring")
+@config_options(SignalConfig, into="cfg", panel="Signals", exclude=("scorer",))
 def signals(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to compute signals for.")],
     db: DbOpt = DEFAULT_DB,
-    embedder: Annotated[str, typer.Option("--embedder", help=SignalConfig.help()["embedder"])
-                        ] = SignalConfig.defaults()["embedder"],
-    reward: Annotated[list[str] | None, typer.Option("--reward", metavar="MODEL",
-                                                     help="Reward model (local path or hub id) scored beside the "
-                                                          "embedded ensemble; repeatable.")] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="local: one worker process; ray: the scorers under "
                                                             "Ray Data (pip install 'curator[ray]').")] = Engine.local,
-    folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-fitting folds: every margin is "
-                                                              "out-of-sample.")] = 5,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    cfg: SignalConfig | None = None,
     scorer: ScorerConfig | None = None,
 ) -> None:
     """Compute reward margins, uncertainty, clusters and noise flags for a dataset (a worker process).
 
     The result is stored as a signal run the app's Signals, Map and Browse pages use. Running it
-    again on an unchanged dataset with the same options computes nothing ("cached").
+    again on an unchanged dataset with the same options computes nothing ("cached"). Every option
+    below the first panel is a field of `curator.signals.SignalConfig` or its `ScorerConfig`.
     """
     from curator import jobs
 
-    cfg = SignalConfig(embedder=embedder, rewards=tuple(reward or ()), n_folds=folds, seed=seed,
-                       scorer=scorer or ScorerConfig())
+    cfg = replace(cfg or SignalConfig(), scorer=scorer or ScorerConfig())
     from curator.cli import _hand_over, _store_or_app
 
     store = _store_or_app(db)

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curator import __version__
+from curator.config import Config
 from curator.curate.card import render_card
 from curator.curate.recipe import Recipe, Selection
 from curator.curate.steps import normalize_text
@@ -56,7 +57,7 @@ class ExportError(CuratorError, ValueError):
 
 
 @dataclass(frozen=True)
-class ExportOptions:
+class ExportOptions(Config):
     """How a selection is written. One source of truth per field: its help text."""
 
     name: str = field(default="export", metadata={"help": "Name of the export (shown in the card and lists)."})
@@ -103,12 +104,6 @@ class ExportOptions:
         if "parquet" not in self.formats:
             raise ValueError("`formats` must include 'parquet': training reads the Parquet files.")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ExportOptions:
-        return cls(**data)
 
 
 @dataclass(frozen=True)

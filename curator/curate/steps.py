@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from curator.config import from_dict
 from curator.curate.diversity import knn_log_distance, zscore
 
 FLAG_COLUMNS = ("flag_flipped", "flag_ambiguous", "flag_identical", "flag_near_duplicate")
@@ -429,11 +430,4 @@ def step_from_dict(data: dict[str, Any]) -> Any:
     kind = data.pop("kind", None)
     if kind not in STEPS:
         raise ValueError(f"Unknown recipe step {kind!r}; valid: {sorted(STEPS)}.")
-    cls = STEPS[kind]
-    known = {f.name for f in fields(cls)}
-    unknown = set(data) - known
-    if unknown:
-        raise ValueError(f"Step {kind!r} has no field(s) {sorted(unknown)}; valid: {sorted(known)}.")
-    if "flags" in data:
-        data["flags"] = tuple(data["flags"])
-    return cls(**data)
+    return from_dict(STEPS[kind], data)

@@ -10,8 +10,9 @@ This module imports nothing heavy.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field, fields
+
+from curator.config import Config
 
 # Record shapes a reader understands; each is documented in curator/io/shapes/.
 SHAPES: tuple[str, ...] = ("explicit", "implicit", "rated", "votes", "pandalm", "mapping")
@@ -22,16 +23,8 @@ FORMATS: tuple[str, ...] = ("jsonl", "json", "parquet", "csv", "hf")
 PAIRING_RULES: tuple[str, ...] = ("best-worst", "best-vs-each", "all-pairs")
 
 
-def _from_dict(cls: type, values: dict[str, Any]) -> Any:
-    valid = [f.name for f in fields(cls)]
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise ValueError(f"Unknown {cls.__name__} field(s) {unknown}; valid fields: {valid}.")
-    return cls(**values)
-
-
 @dataclass(frozen=True)
-class PairingRule:
+class PairingRule(Config):
     """How a prompt with N scored responses becomes preference pairs (shape ``"rated"``).
 
     Every pair puts the higher-scored response first (``response_a``, label ``"a"``) and keeps
@@ -63,19 +56,13 @@ class PairingRule:
         if self.score is not None and (not isinstance(self.score, str) or not self.score):
             raise ValueError(f"`score` must be a non-empty key name or None, got {self.score!r}.")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> PairingRule:
-        return _from_dict(cls, values)
 
 
 _LABEL_TARGETS = ("a", "b", None)
 
 
 @dataclass(frozen=True)
-class ColumnMapping:
+class ColumnMapping(Config):
     """Which source column holds which part of a pair, for datasets of any other layout.
 
     Three layouts are possible; set the fields of exactly one:
@@ -176,15 +163,6 @@ class ColumnMapping:
                 raise ValueError(f"`label_values` must map to \"a\", \"b\" or None, got {bad}.")
             object.__setattr__(self, "label_values", {_label_key(k): v for k, v in self.label_values.items()})
 
-    def to_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["drop"] = list(self.drop)
-        return values
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ColumnMapping:
-        """A mapping from a plain dict (`to_dict` output, or CLI ``FIELD=COLUMN`` pairs)."""
-        return _from_dict(cls, dict(values))
 
     @property
     def columns(self) -> frozenset[str]:

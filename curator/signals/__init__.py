@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from curator.signals.scoring import FieldDocs, ScorerConfig
+from curator.config import Config
+from curator.signals.scoring import ScorerConfig
 
 # Bump when the same config would produce different numbers (new features, new defaults).
 SIGNALS_VERSION = 2  # 2: near-duplicate vectors centred
 
 
 @dataclass(frozen=True)
-class SignalConfig(FieldDocs):
+class SignalConfig(Config):
     """Parameters of a signals run.
 
     > Parameters that control the models
@@ -65,10 +65,11 @@ class SignalConfig(FieldDocs):
     embedder: str = field(default="default", metadata={
         "help": "Embedding model: 'default' (on a CPU the static model distilled from the bundled all-MiniLM-L6-v2, "
                 "'minilm-m2v'; on a GPU the MiniLM transformer), 'minilm', 'minilm-int8', 'minilm-m2v', or a "
-                "sentence-transformers path or hub id."})
+                "sentence-transformers path or hub id.", "label": "Embedding model"})
     rewards: tuple[str, ...] = field(default=(), metadata={
         "help": "Hugging Face sequence-classification reward models (local paths or hub ids) whose margins join the "
-                "embedded Bradley-Terry ensemble, each rescaled by an out-of-fold temperature."})
+                "embedded Bradley-Terry ensemble, each rescaled by an out-of-fold temperature.", "aliases": ("--reward",),
+        "label": "Reward models (optional)"})
     device: str | None = field(default=None, metadata={
         "help": "Torch device for embedder and reward models ('cpu', 'cuda', 'cuda:1'); None picks CUDA when available."})
     scorer: ScorerConfig = field(default_factory=ScorerConfig, metadata={
@@ -76,7 +77,8 @@ class SignalConfig(FieldDocs):
                 "sharing and devices (`curator.signals.scoring.ScorerConfig`; a dict of its fields works too)."})
     # Parameters that control the reward ensemble and uncertainty
     n_folds: int = field(default=5, metadata={
-        "help": "Cross-fitting folds: a labelled pair's margin comes only from heads trained without it."})
+        "help": "Cross-fitting folds: a labelled pair's margin comes only from heads trained without it.", "min": 2,
+        "max": 20, "aliases": ("--folds",), "label": "Folds"})
     n_heads: int = field(default=8, metadata={"help": "Bootstrap Bradley-Terry heads trained per fold."})
     mc_samples: int = field(default=20, metadata={"help": "MC-dropout passes of the MLP head for BALD."})
     variance_head: bool = field(default=True, metadata={
@@ -116,24 +118,6 @@ class SignalConfig(FieldDocs):
             raise ValueError(f"`flip_rate` must be in (0, 0.5), got {self.flip_rate}.")
         if len(set(self.rewards)) != len(self.rewards):
             raise ValueError(f"`rewards` lists a model twice: {list(self.rewards)}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists, `scorer` a dict)."""
-        out = {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
-        out["scorer"] = self.scorer.to_dict()
-        return out
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SignalConfig:
-        """Inverse of `to_dict`; unknown keys raise ValueError naming the valid ones."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"Unknown SignalConfig keys {unknown}; valid: {sorted(names)}.")
-        kw = dict(d)
-        if "rewards" in kw and kw["rewards"] is not None:
-            kw["rewards"] = tuple(kw["rewards"])
-        return cls(**kw)
 
     def cache_key(self, dataset_version: int, dataset: str) -> str:
         """Stable hash of (dataset, version, every field that changes the numbers, algorithm version).

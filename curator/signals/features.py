@@ -37,13 +37,13 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from curator.signals.scoring import FieldDocs
+from curator.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ _TERM_CHARS = 1_500
 
 
 @dataclass(frozen=True)
-class FeatureConfig(FieldDocs):
+class FeatureConfig(Config):
     """Parameters of a features run. Each field's `help` metadata is its one description.
 
     >>> FeatureConfig.from_dict(FeatureConfig(seed=3).to_dict()) == FeatureConfig(seed=3)
@@ -102,17 +102,6 @@ class FeatureConfig(FieldDocs):
             raise ValueError(f"`max_selected` must be in [1, n_latents], got {self.max_selected}.")
         if not 0 < self.alpha < 1:
             raise ValueError(f"`alpha` must be in (0, 1), got {self.alpha}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FeatureConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"Unknown FeatureConfig keys {unknown}; valid: {sorted(names)}.")
-        return cls(**d)
 
     def cache_key(self, dataset_version: int, dataset: str) -> str:
         """Stable hash of (dataset, version, every field but `device`, algorithm version)."""

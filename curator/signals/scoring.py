@@ -8,8 +8,10 @@ here is written twice. Pure: imports no torch, duckdb or streamlit.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
+
+from curator.config import Config
 
 DTYPES: tuple[str, ...] = ("auto", "bfloat16", "float16", "float32")
 ATTENTION: tuple[str, ...] = ("sdpa", "eager", "flash_attention_2")
@@ -18,22 +20,8 @@ RUNTIME_FIELDS: frozenset[str] = frozenset({"attn_implementation", "token_budget
                                             "devices", "device_map"})
 
 
-class FieldDocs:
-    """For config dataclasses whose fields carry ``metadata["help"]``: the CLI and page forms read these."""
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        """``{field: help text}``."""
-        return {f.name: f.metadata["help"] for f in fields(cls)}
-
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """``{field: default}``."""
-        return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
-
-
 @dataclass(frozen=True)
-class ScorerConfig(FieldDocs):
+class ScorerConfig(Config):
     """How reward models are run: precision, attention kernel, batching, prompt sharing and devices.
 
     Each field's `help` metadata is its one description (CLI help and the page form read it).
@@ -83,22 +71,6 @@ class ScorerConfig(FieldDocs):
         if self.device_map is not None and len(self.devices) > 1:
             raise ValueError(f"`device_map` is {self.device_map!r} but `devices` lists {len(self.devices)}; a model "
                              "spread over the GPUs runs in one worker. Set one of them.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> ScorerConfig:
-        """Inverse of `to_dict` (None or {} give the defaults); unknown keys raise ValueError naming the valid ones."""
-        d = dict(d or {})
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"Unknown ScorerConfig keys {unknown}; valid: {sorted(names)}.")
-        if d.get("devices") is not None:
-            d["devices"] = tuple(d["devices"]) if not isinstance(d["devices"], str) else d["devices"]
-        return cls(**d)
 
     def cache_params(self) -> dict[str, Any]:
         """The fields that change the numbers (for a cache key)."""

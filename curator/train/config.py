@@ -12,14 +12,16 @@ the run folder. This module imports nothing heavy.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from curator.config import Config, from_dict
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass
-class _RunConfig:
+class _RunConfig(Config):
     """Fields every method shares."""
 
     method: ClassVar[str] = ""
@@ -42,7 +44,7 @@ class _RunConfig:
             raise ValueError(f"`num_train_epochs` must be > 0, got {self.num_train_epochs}.")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, **asdict(self)}
+        return {"method": self.method, **super().to_dict()}
 
 
 @dataclass
@@ -165,18 +167,4 @@ def config_from_dict(data: dict[str, Any]) -> _RunConfig:
     method = data.pop("method", None)
     if method not in CONFIGS:
         raise ValueError(f"Unknown training method {method!r}; valid: {sorted(CONFIGS)}.")
-    cls = CONFIGS[method]
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no field(s) {unknown}.")
-    return cls(**data)
-
-
-def field_help(cls: type) -> dict[str, tuple[Any, str]]:
-    """{field: (default, help)} of a config class, for CLI help and forms."""
-    out = {}
-    for f in fields(cls):
-        default = f.default if f.default is not MISSING else None
-        out[f.name] = (default, f.metadata.get("help", ""))
-    return out
+    return from_dict(CONFIGS[method], data)

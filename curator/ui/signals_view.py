@@ -3,7 +3,6 @@ flag counts, the most disputed pairs and the hand-over of a selection to the Bro
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -23,8 +22,9 @@ from curator.ui.text import inline
 SCATTER_SAMPLE = 50_000  # points on the margin/uncertainty scatter
 MAP_SAMPLE = 200_000  # points on the map (plotly lasso stays usable up to about this many)
 DISPUTED_ROWS = 25
-BROWSE_URL = "Browse"
-RESCORE_PREFIX = "rescore-"  # cache keys of re-score runs (`curator.train.rescore.RescoreConfig.cache_key`)  # the URL path Streamlit gives pages/1_Browse.py
+BROWSE_URL = "Browse"  # the URL path Streamlit gives pages/1_Browse.py
+START_FIELDS = ("embedder", "rewards", "n_folds", "seed")  # in the form; the rest under "More settings"
+RESCORE_PREFIX = "rescore-"  # cache keys of re-score runs (`curator.train.rescore.RescoreConfig.cache_key`)
 
 
 @st.cache_data(ttl=data.TTL, max_entries=16, show_spinner="Loading signals…")
@@ -56,35 +56,18 @@ def run_picker(dataset: str) -> SignalRun | None:
     return runs[run_id]
 
 
-def parse_models(text: str) -> tuple[str, ...]:
-    """Model ids from a text box: one per line or comma-separated, blanks and repeats dropped.
-
-    >>> parse_models("org/rm-1\\n org/rm-2, org/rm-1\\n")
-    ('org/rm-1', 'org/rm-2')
-    """
-    return tuple(dict.fromkeys(m.strip() for m in re.split(r"[\n,]", text or "") if m.strip()))
-
-
 def start_form(dataset: str) -> None:
     """The form that starts a signals job for `dataset` (admins only)."""
     if not auth.is_admin():
         st.caption("Only admins start signal jobs.")
         return
-    st.session_state.setdefault(keys.SIG_EMBEDDER, "default")
     st.session_state.setdefault(keys.SIG_ENGINE, "local")
-    st.session_state.setdefault(keys.SIG_FOLDS, 5)
-    st.session_state.setdefault(keys.SIG_SEED, 0)
     with st.form("sig.form", border=False):
-        c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-        c1.text_input("Embedding model", key=keys.SIG_EMBEDDER, help=SignalConfig.help()["embedder"])
-        c2.selectbox("Engine", jobs.ENGINES, key=keys.SIG_ENGINE,
+        config_widgets(SignalConfig, keys.SIG_CFG, only=START_FIELDS)
+        st.selectbox("Engine", jobs.ENGINES, key=keys.SIG_ENGINE,
                      help="local: one worker process. ray: the scorers under Ray Data (pip install 'curator[ray]').")
-        c3.number_input("Folds", min_value=2, max_value=20, step=1, key=keys.SIG_FOLDS,
-                        help="Cross-fitting folds: every pair's margin comes from heads that did not see it.")
-        c4.number_input("Seed", min_value=0, step=1, key=keys.SIG_SEED)
-        st.text_area("Reward models (optional)", key=keys.SIG_REWARDS, height=68,
-                     placeholder="one Hugging Face reward model per line (local path or hub id)",
-                     help="Each joins the embedded Bradley-Terry ensemble; a GPU makes them practical.")
+        with st.expander("More settings", icon=":material/settings:"):
+            config_widgets(SignalConfig, keys.SIG_CFG, exclude=START_FIELDS)
         with st.expander("Reward-model scoring", icon=":material/tune:"):
             config_widgets(ScorerConfig, keys.SIG_SCORER)
         st.form_submit_button("Compute signals", type="primary", icon=":material/play_arrow:",
@@ -96,11 +79,9 @@ def start_job(dataset: str) -> None:
     auth.require_admin("Starting a signals job")
     s = st.session_state
     try:
-        cfg = SignalConfig(embedder=(s.get(keys.SIG_EMBEDDER) or "default").strip(),
-                           rewards=parse_models(s.get(keys.SIG_REWARDS, "")), n_folds=int(s.get(keys.SIG_FOLDS, 5)),
-                           seed=int(s.get(keys.SIG_SEED, 0)), scorer=config_from_state(ScorerConfig, keys.SIG_SCORER))
+        cfg = config_from_state(SignalConfig, keys.SIG_CFG, scorer=config_from_state(ScorerConfig, keys.SIG_SCORER))
         handle = jobs.submit_signals(data.get_store(), dataset, cfg, engine=s.get(keys.SIG_ENGINE, "local"))
-    except (CuratorError, ValueError, ImportError) as e:
+    except (CuratorError, ValueError, TypeError, ImportError) as e:
         s[keys.SIG_NOTICE] = ("error", f"The job was not started: {inline(str(e), max_chars=500)}")
         return
     if handle.cached:

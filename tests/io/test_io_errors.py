@@ -193,7 +193,7 @@ def test_config_objects_validate_and_round_trip():
         ColumnMapping(response_a="a", response_b="b")
     with pytest.raises(ValueError, match="`label` is set but `response_a`"):
         ColumnMapping(chosen="c", rejected="r", label="l")
-    with pytest.raises(ValueError, match="Unknown ColumnMapping field"):
+    with pytest.raises(ValueError, match="ColumnMapping has no field"):
         ColumnMapping.from_dict({"prompt": "p", "answer": "a"})
     with pytest.raises(ValueError, match="must map to"):
         ColumnMapping(prompt="p", response_a="a", response_b="b", label="l", label_values={"1": "first"})

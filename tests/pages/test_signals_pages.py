@@ -7,6 +7,7 @@ AppTest cannot draw a lasso, so the selection -> pair ids step is tested on the 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import appdata
@@ -129,7 +130,7 @@ def test_signals_page_on_a_run_with_few_columns(app_db):
 def test_signals_page_without_a_run(app_db):
     at = _page(SIGNALS, dataset="raw")
     assert any("No signal run" in i.value for i in at.info)
-    assert at.text_input(key=keys.SIG_EMBEDDER).value == "default"
+    assert at.text_input(key=keys.SIG_CFG + "embedder").value == "default"
 
 
 def test_start_form_submits_a_job(signals_db, monkeypatch):
@@ -143,8 +144,8 @@ def test_start_form_submits_a_job(signals_db, monkeypatch):
 
     monkeypatch.setattr(jobs, "submit_signals", fake_submit)
     at = _page(SIGNALS, run=FULL_RUN)
-    at.text_area(key=keys.SIG_REWARDS).set_value("org/rm-1\norg/rm-2, org/rm-1")
-    at.number_input(key=keys.SIG_FOLDS).set_value(3)
+    at.text_input(key=keys.SIG_CFG + "rewards").set_value("org/rm-1, org/rm-2 org/rm-1")
+    at.number_input(key=keys.SIG_CFG + "n_folds").set_value(3)
     at.button[[b.label for b in at.button].index("Compute signals")].click().run()
     assert not at.exception, at.exception
     assert seen["dataset"] == "demo" and seen["engine"] == "local"
@@ -336,14 +337,77 @@ def test_a_newer_rescore_run_is_not_the_default(signals_db):
     assert any(o.startswith("run-rescore") for o in at.selectbox(key=keys.RUN).options)
 
 
-def test_embedder_help_is_the_configs_on_the_page_and_the_cli(signals_db):
+def _cli_help(*command: str) -> str:
     from typer.testing import CliRunner
 
     from curator.cli import app
+
+    out = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "400", "TERM": "dumb"}).output
+    return " ".join(out.replace("│", " ").split())
+
+
+def test_every_signal_setting_comes_from_the_config_on_the_page_and_the_cli(signals_db):
+    """One widget and one option per SignalConfig field, each with the field's help text."""
+    from dataclasses import fields
+
     from curator.signals import SignalConfig
 
-    text = SignalConfig.help()["embedder"]
     at = _page(SIGNALS, run=FULL_RUN)
-    assert at.text_input(key=keys.SIG_EMBEDDER).help == text
-    out = CliRunner().invoke(app, ["signals", "--help"], env={"COLUMNS": "400", "TERM": "dumb"}).output
-    assert " ".join(text.split()[:8]) in " ".join(out.replace("│", " ").split())
+    widgets = {w.key: w for kind in (at.checkbox, at.number_input, at.selectbox, at.text_input) for w in kind}
+    cli = _cli_help("signals")
+    for f in fields(SignalConfig):
+        if f.name == "scorer":
+            continue
+        assert widgets[keys.SIG_CFG + f.name].help == f.metadata["help"]
+        assert "--" + f.name.replace("_", "-") in cli and " ".join(f.metadata["help"].split()[:6]) in cli
+
+
+CHANGED_DEFAULT = """
+import json, os, sys
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+from curator.cli import app
+from curator.ui import keys
+command, page, key = sys.argv[1:4]
+out = CliRunner().invoke(app, [*command.split(), "--help"], env={"COLUMNS": "400", "TERM": "dumb"}).output
+at = AppTest.from_file(os.path.abspath("app.py"), default_timeout=60)
+at.query_params[keys.DATASET] = "demo"
+at.switch_page(page).run()
+widgets = {w.key: w.value for w in at.number_input}
+print(json.dumps({"help": " ".join(out.split()), "form": widgets.get(key), "widgets": sorted(widgets),
+                  "errors": [str(e.value) for e in at.exception], "shown": [str(e.value) for e in at.markdown]}))
+"""
+
+
+def config_surfaces(tmp_path: Path, edit: tuple[str, str, str] | None, *args: str) -> dict:
+    """`curator COMMAND --help` and a page form, read in a fresh process from a copy of the code where
+    `edit` (file, old text, new text) has changed a config default. The caller holds no store open."""
+    import shutil
+    import subprocess
+    import sys
+
+    root, copy = Path(APP).parent, tmp_path / f"src-{len(list(tmp_path.glob('src-*')))}"
+    for part in ("curator", "pages", ".streamlit"):
+        shutil.copytree(root / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(root / "app.py", copy / "app.py")
+    if edit:
+        source, old, new = edit
+        text = (copy / source).read_text()
+        assert text.count(old) == 1, old
+        (copy / source).write_text(text.replace(old, new))
+    done = subprocess.run([sys.executable, "-c", CHANGED_DEFAULT, *args], cwd=copy, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(copy)}, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not seen["errors"], seen["errors"]
+    return seen
+
+
+def test_a_changed_config_default_changes_the_cli_help_and_the_page_form(signals_db, tmp_path):
+    """The options and the form are generated from the dataclass: edit its default, and both follow."""
+    args = ("signals", SIGNALS, keys.SIG_CFG + "n_folds")
+    before = config_surfaces(tmp_path, None, *args)
+    after = config_surfaces(tmp_path, ("curator/signals/__init__.py", "n_folds: int = field(default=5,",
+                                       "n_folds: int = field(default=7,"), *args)
+    assert before["form"] == 5 and "--n-folds" in before["help"] and "[default: 5]" in before["help"]
+    assert after["form"] == 7 and "[default: 7]" in after["help"] and "[default: 5]" not in after["help"]

@@ -132,7 +132,7 @@ def test_config_round_trip_help_and_cache_key():
     assert key != cfg.cache_key(3, "other")
     with pytest.raises(ValueError, match="n_folds"):
         SignalConfig(n_folds=1)
-    with pytest.raises(ValueError, match="Unknown SignalConfig keys"):
+    with pytest.raises(ValueError, match="SignalConfig has no field"):
         SignalConfig.from_dict({"n_fold": 3})
 
 

@@ -30,7 +30,7 @@ def test_round_trip_and_help():
 def test_invalid_values_name_the_field(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ScorerConfig(**kwargs)
-    with pytest.raises(ValueError, match="Unknown ScorerConfig keys"):
+    with pytest.raises(ValueError, match="ScorerConfig has no field"):
         ScorerConfig.from_dict({"speed": 1})
 
 
