@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, _open_store, _typer, app, eval_app
+from curator.cli_options import config_options
 from curator.curate.export import ExportOptions
 from curator.train.config import DPORunConfig, EmbeddedRewardRunConfig, RewardRunConfig
 
@@ -181,27 +182,6 @@ DataOpt = Annotated[Path, typer.Option("--data", exists=True, file_okay=False,
                                        help="Export folder (train.parquet, test.parquet) to train on.")]
 RunsOpt = Annotated[Path, typer.Option("--runs", file_okay=False, help="Folder holding run folders.")]
 DetachOpt = Annotated[bool, typer.Option("--detach", help="Start the run and return at once.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", metavar="FIELD=VALUE",
-                                                  help="Any other config field (repeatable), e.g. --set "
-                                                       "warmup_steps=0.1.")]
-
-
-def _parse_sets(cls: type, items: list[str] | None) -> dict[str, Any]:
-    known = {f.name: f for f in fields(cls)}
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or key not in known:
-            raise typer.BadParameter(f"expected FIELD=VALUE with FIELD one of {sorted(known)}, got {item!r}.",
-                                     param_hint="--set")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
 def _follow(run_dir: Path, *, quiet: bool) -> Any:
     from curator.train import cancel_run, run_metrics, run_status
 
@@ -241,68 +221,33 @@ def _start(cfg: Any, *, runs: Path, detach: bool, quiet: bool, register: bool, d
         raise typer.Exit(code=1)
 
 
+RegisterOpt = Annotated[bool, typer.Option("--register/--no-register", help="Register the trained model in --db "
+                                                                            "when the run finishes.")]
+
+
+@train_app.command("embedded")
+@config_options(EmbeddedRewardRunConfig, into="cfg", panel="Embedded reward model (EmbeddedRewardRunConfig)")
+def train_embedded(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, register: RegisterOpt = False, db: DbOpt = DEFAULT_DB,
+                   detach: DetachOpt = False, quiet: QuietOpt = False, as_json: JsonOpt = False,
+                   cfg: EmbeddedRewardRunConfig | None = None) -> None:
+    """Train the embedded reward model (a Bradley-Terry head on frozen embeddings; a CPU, seconds) on an export."""
+    _start(cfg, runs=runs, detach=detach, quiet=quiet, register=register, db=db, as_json=as_json)
+
+
 @train_app.command("reward")
-def train_reward(
-    data: DataOpt,
-    base: Annotated[str, typer.Option("--base", help="Base model (local folder or hub id), or 'embedded' for the "
-                                                     "embedded Bradley-Terry head on frozen embeddings.")],
-    lr: Annotated[float | None, typer.Option("--lr", help=_help(RewardRunConfig, "learning_rate"))] = None,
-    epochs: Annotated[float | None, typer.Option("--epochs", help=_help(RewardRunConfig, "num_train_epochs"))]
-    = None,
-    max_length: Annotated[int, typer.Option("--max-length", help=_help(RewardRunConfig, "max_length"))] = 1024,
-    batch_size: Annotated[int, typer.Option("--batch-size", help=_help(RewardRunConfig,
-                                                                       "per_device_train_batch_size"))] = 8,
-    lora: Annotated[bool, typer.Option("--lora/--no-lora", help=_help(RewardRunConfig, "use_lora"))] = False,
-    use_margin: Annotated[bool, typer.Option("--margin/--no-margin", help=_help(RewardRunConfig, "use_margin"))]
-    = True,
-    seed: Annotated[int, typer.Option("--seed", help=_help(RewardRunConfig, "seed"))] = 42,
-    sets: SetOpt = None,
-    runs: RunsOpt = DEFAULT_RUNS,
-    register: Annotated[bool, typer.Option("--register/--no-register", help="Register the trained model in --db "
-                                                                             "when the run finishes.")] = False,
-    db: DbOpt = DEFAULT_DB,
-    detach: DetachOpt = False,
-    quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Train a reward model on an export (a background process); prints the held-out reward accuracy."""
-    common: dict[str, Any] = {"data": str(data), "seed": seed}
-    if lr is not None:
-        common["learning_rate"] = lr
-    if epochs is not None:
-        common["num_train_epochs"] = epochs
-    if base == "embedded":
-        cfg: Any = EmbeddedRewardRunConfig(**common, use_margin=use_margin,
-                                           **_parse_sets(EmbeddedRewardRunConfig, sets))
-    else:
-        cfg = RewardRunConfig(**common, base_model=base, max_length=max_length, per_device_train_batch_size=batch_size,
-                              use_lora=lora, use_margin=use_margin, **_parse_sets(RewardRunConfig, sets))
+@config_options(RewardRunConfig, into="cfg", panel="TRL reward model (RewardRunConfig)")
+def train_reward(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, register: RegisterOpt = False, db: DbOpt = DEFAULT_DB,
+                 detach: DetachOpt = False, quiet: QuietOpt = False, as_json: JsonOpt = False,
+                 cfg: RewardRunConfig | None = None) -> None:
+    """Train a reward model with TRL's RewardTrainer on an export; prints the held-out reward accuracy."""
     _start(cfg, runs=runs, detach=detach, quiet=quiet, register=register, db=db, as_json=as_json)
 
 
 @train_app.command("dpo")
-def train_dpo(
-    data: DataOpt,
-    base: Annotated[str, typer.Option("--base", help=_help(DPORunConfig, "base_model"))],
-    lr: Annotated[float, typer.Option("--lr", help=_help(DPORunConfig, "learning_rate"))] = 1e-6,
-    epochs: Annotated[float, typer.Option("--epochs", help=_help(DPORunConfig, "num_train_epochs"))] = 1.0,
-    beta: Annotated[float, typer.Option("--beta", help=_help(DPORunConfig, "beta"))] = 0.1,
-    max_length: Annotated[int, typer.Option("--max-length", help=_help(DPORunConfig, "max_length"))] = 1024,
-    batch_size: Annotated[int, typer.Option("--batch-size", help=_help(DPORunConfig,
-                                                                       "per_device_train_batch_size"))] = 8,
-    lora: Annotated[bool, typer.Option("--lora/--no-lora", help=_help(DPORunConfig, "use_lora"))] = False,
-    seed: Annotated[int, typer.Option("--seed", help=_help(DPORunConfig, "seed"))] = 42,
-    sets: SetOpt = None,
-    runs: RunsOpt = DEFAULT_RUNS,
-    db: DbOpt = DEFAULT_DB,
-    detach: DetachOpt = False,
-    quiet: QuietOpt = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Train a DPO policy on an export (a background process); prints the held-out implicit-reward accuracy."""
-    cfg = DPORunConfig(data=str(data), base_model=base, learning_rate=lr, num_train_epochs=epochs, beta=beta,
-                       max_length=max_length, per_device_train_batch_size=batch_size, use_lora=lora, seed=seed,
-                       **_parse_sets(DPORunConfig, sets))
+@config_options(DPORunConfig, into="cfg", panel="TRL DPO (DPORunConfig)")
+def train_dpo(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, db: DbOpt = DEFAULT_DB, detach: DetachOpt = False,
+              quiet: QuietOpt = False, as_json: JsonOpt = False, cfg: DPORunConfig | None = None) -> None:
+    """Train a DPO policy with TRL's DPOTrainer on an export; prints the held-out implicit-reward accuracy."""
     _start(cfg, runs=runs, detach=detach, quiet=quiet, register=False, db=db, as_json=as_json)
 
 

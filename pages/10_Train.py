@@ -27,20 +27,12 @@ with ui.errors_shown():
     if st.session_state.get(keys.TRN_EXPORT) not in exports:
         st.session_state[keys.TRN_EXPORT] = next(iter(exports))
 
+    c1, c2 = st.columns(2)
+    export_id = c1.selectbox("Export", list(exports), key=keys.TRN_EXPORT,
+                             format_func=lambda e: f"{e} ({exports[e].n_rows:,} pairs)")
+    c2.radio("Method", list(tv.METHODS), key=keys.TRN_METHOD, format_func=tv.METHODS.get, horizontal=True)
     with st.form("trn.form", border=True):
-        c1, c2 = st.columns(2)
-        export_id = c1.selectbox("Export", list(exports), key=keys.TRN_EXPORT,
-                                 format_func=lambda e: f"{e} ({exports[e].n_rows:,} pairs)")
-        c2.radio("Method", list(tv.METHODS), key=keys.TRN_METHOD, format_func=tv.METHODS.get, horizontal=True)
-        st.text_input("Base model (TRL methods)", key=keys.TRN_BASE,
-                      placeholder="local folder or hub id, e.g. a sequence-classification or causal LM")
-        c = st.columns(6)
-        c[0].number_input("Learning rate", key=keys.TRN_LR, format="%.2e", placeholder="default")
-        c[1].number_input("Epochs", key=keys.TRN_EPOCHS, min_value=0.0, placeholder="default")
-        c[2].number_input("Max length", key=keys.TRN_MAXLEN, min_value=8, step=64)
-        c[3].number_input("Batch size", key=keys.TRN_BATCH, min_value=1)
-        c[4].number_input("DPO beta", key=keys.TRN_BETA, min_value=0.001, step=0.05)
-        c[5].checkbox("LoRA", key=keys.TRN_LORA)
+        tv.config_fields(st.session_state[keys.TRN_METHOD])
         started = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
     if started:
         tv.start(export_id, exports[export_id].path)

@@ -31,8 +31,9 @@ class _RunConfig(Config):
     run_name: str = field(default="", metadata={"help": "Name shown in lists; defaults to the run id."})
     # Parameters that control the training
     seed: int = field(default=42, metadata={"help": "Random seed (initialisation, data order)."})
-    learning_rate: float = field(default=1e-4, metadata={"help": "Peak learning rate."})
-    num_train_epochs: float = field(default=1.0, metadata={"help": "Passes over the training split."})
+    learning_rate: float = field(default=1e-4, metadata={"help": "Peak learning rate.", "aliases": ("--lr",)})
+    num_train_epochs: float = field(default=1.0, metadata={"help": "Passes over the training split.",
+                                                           "aliases": ("--epochs",)})
     evaluate: bool = field(default=True, metadata={"help": "Score the held-out test split after training."})
 
     def __post_init__(self) -> None:
@@ -56,12 +57,14 @@ class EmbeddedRewardRunConfig(_RunConfig):
     embedder: str = field(default="default", metadata={"help": "Embedding model of curator.signals.embed: "
                                                                "'default', 'minilm', 'minilm-int8', 'minilm-m2v', "
                                                                "or a sentence-transformers path or hub id."})
-    learning_rate: float = field(default=0.05, metadata={"help": "Adam learning rate of the linear head."})
-    num_train_epochs: float = field(default=100.0, metadata={"help": "Full-batch epochs of the head."})
+    learning_rate: float = field(default=0.05, metadata={"help": "Adam learning rate of the linear head.",
+                                                         "aliases": ("--lr",)})
+    num_train_epochs: float = field(default=100.0, metadata={"help": "Full-batch epochs of the head.",
+                                                             "aliases": ("--epochs",)})
     weight_decay: float = field(default=5e-3, metadata={"help": "L2 penalty on the head's weights (the hand-made "
                                                                 "columns are scaled to unit RMS)."})
     use_margin: bool = field(default=False, metadata={"help": "Use the export's `margin` column as an adaptive "
-                                                              "margin (as TRL's RewardTrainer does)."})
+                                                              "margin (as TRL's RewardTrainer does).", "aliases": ("--margin",)})
     logging_steps: int = field(default=1, metadata={"help": "Write metrics every this many epochs."})
     cache_dir: str = field(default="", metadata={"help": "Folder caching embeddings by text hash ('' = "
                                                          "<data>/../../cache/embeddings)."})
@@ -79,19 +82,22 @@ class _HFRunConfig(_RunConfig):
     """Fields of the TRL launchers."""
 
     # Parameters that control the model
-    base_model: str = field(default="", metadata={"help": "Model to start from: a local folder or a hub id."})
+    base_model: str = field(default="", metadata={"help": "Model to start from: a local folder or a hub id.",
+                                                  "aliases": ("--base",), "label": "Base model"})
     max_length: int = field(default=1024, metadata={"help": "Longest tokenized prompt+response. RewardTrainer "
                                                             "DROPS longer pairs; DPOTrainer truncates them."})
     precision: str = field(default="auto", metadata={"help": "'auto' (bf16 on a GPU that supports it, else "
-                                                             "fp32), 'fp32', 'bf16' or 'fp16'."})
-    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
+                                                             "fp32), 'fp32', 'bf16' or 'fp16'.", "choices": PRECISIONS})
+    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights.",
+                                                    "aliases": ("--lora",), "label": "LoRA"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scaling = alpha / r)."})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
     lora_target_modules: str = field(default="all-linear", metadata={"help": "Modules LoRA wraps: 'all-linear' "
                                                                             "or a comma-separated list."})
     # Parameters that control the training
-    per_device_train_batch_size: int = field(default=8, metadata={"help": "Pairs per device per step."})
+    per_device_train_batch_size: int = field(default=8, metadata={"help": "Pairs per device per step.", "min": 1,
+                                                                  "aliases": ("--batch-size",), "label": "Batch size"})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "Steps accumulated per update."})
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many updates (-1: by epochs)."})
     logging_steps: int = field(default=10, metadata={"help": "Write metrics every this many updates."})
@@ -122,7 +128,7 @@ class RewardRunConfig(_HFRunConfig):
     method: ClassVar[str] = "reward"
 
     use_margin: bool = field(default=True, metadata={"help": "Keep the export's `margin` column (RewardTrainer "
-                                                             "then uses it as an adaptive margin)."})
+                                                             "then uses it as an adaptive margin).", "aliases": ("--margin",)})
     center_rewards_coefficient: float | None = field(default=None, metadata={"help": "Weight of the "
                                                                                      "reward-centering term "
                                                                                      "(0.01 recommended)."})
@@ -134,7 +140,7 @@ class DPORunConfig(_HFRunConfig):
 
     method: ClassVar[str] = "dpo"
 
-    learning_rate: float = field(default=1e-6, metadata={"help": "Peak learning rate."})
+    learning_rate: float = field(default=1e-6, metadata={"help": "Peak learning rate.", "aliases": ("--lr",)})
     beta: float = field(default=0.1, metadata={"help": "DPO temperature: how far the policy may move from the "
                                                        "reference."})
     loss_type: str = field(default="sigmoid", metadata={"help": "DPO loss ('sigmoid', 'ipo', 'hinge', 'robust', "

@@ -125,8 +125,8 @@ CUR_TOPK, CUR_DIVERSITY = "cur.topk", "cur.diversity"
 CUR_ORDER, CUR_SEED, CUR_EASY = "cur.order", "cur.seed", "cur.easy"
 CUR_EXP_NAME, CUR_EXP_CONV, CUR_EXP_MARGIN, CUR_EXP_TEST = "cur.exp_name", "cur.exp_conv", "cur.exp_margin", "cur.exp_test"
 CUR_NOTICE = "cur.notice"  # the last save/export message, shown once
-TRN_EXPORT, TRN_METHOD, TRN_BASE, TRN_LR, TRN_EPOCHS = "trn.export", "trn.method", "trn.base", "trn.lr", "trn.epochs"
-TRN_MAXLEN, TRN_BATCH, TRN_LORA, TRN_BETA = "trn.maxlen", "trn.batch", "trn.lora", "trn.beta"
+TRN_EXPORT, TRN_METHOD = "trn.export", "trn.method"
+TRN_CFG = "trn.cfg."  # prefix: then the method and one key per field of its run config (curator.ui.config_form)
 TRN_RUNS, TRN_RUN, TRN_NOTICE, TRN_RESCORE_DS = "trn.runs", "trn.run", "trn.notice", "trn.rescore_ds"
 
 

@@ -16,8 +16,8 @@ import streamlit as st
 
 from curator import train
 from curator.errors import CuratorError
-from curator.train.config import DPORunConfig, EmbeddedRewardRunConfig, RewardRunConfig
 from curator.ui import auth, data, keys
+from curator.ui.config_form import config_from_state, config_widgets
 from curator.ui.text import inline
 
 POLL = "1s"
@@ -25,44 +25,47 @@ POLLING = "trn.polling"  # the panel was drawn while its run was going
 METHODS = {"embedded": "Embedded reward (CPU, seconds)", "reward": "TRL reward model", "dpo": "TRL DPO"}
 CURVES = ("loss", "accuracy", "eval_accuracy", "eval_loss", "margin", "rewards/accuracies", "rewards/margins")
 
-DEFAULTS: dict[str, Any] = {
-    keys.TRN_METHOD: "embedded", keys.TRN_BASE: "", keys.TRN_LR: None, keys.TRN_EPOCHS: None,
-    keys.TRN_MAXLEN: 1024, keys.TRN_BATCH: 8, keys.TRN_LORA: False, keys.TRN_BETA: 0.1,
+# The settings shown first per method; every other field of its config is under "More settings".
+FORM_FIELDS: dict[str, tuple[str, ...]] = {
+    "embedded": ("learning_rate", "num_train_epochs", "embedder", "use_margin"),
+    "reward": ("base_model", "learning_rate", "num_train_epochs", "max_length", "per_device_train_batch_size",
+               "use_lora"),
+    "dpo": ("base_model", "learning_rate", "num_train_epochs", "beta", "max_length", "per_device_train_batch_size",
+            "use_lora"),
 }
 
 
 def init_state() -> None:
-    for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value)
+    st.session_state.setdefault(keys.TRN_METHOD, "embedded")
+
+
+def config_prefix(method: str) -> str:
+    return f"{keys.TRN_CFG}{method}."
+
+
+def config_fields(method: str) -> None:
+    """The form's widgets for `method`, generated from its run config (`curator.train.config`)."""
+    cls, shown = train.CONFIGS[method], FORM_FIELDS[method]
+    config_widgets(cls, config_prefix(method), only=shown)
+    with st.expander("More settings", icon=":material/settings:"):
+        config_widgets(cls, config_prefix(method), exclude=(*shown, "data"))
 
 
 def runs_root() -> Path:
     return Path(data.db_path()).parent / "runs"
 
 
-def config_from_state(export_path: str) -> Any:
+def run_config(export_path: str) -> Any:
     """The run config the form describes; ValueError names a missing or bad field."""
-    s = st.session_state
-    method = s.get(keys.TRN_METHOD, "embedded")
-    common: dict[str, Any] = {"data": export_path}
-    if s.get(keys.TRN_LR):
-        common["learning_rate"] = float(s[keys.TRN_LR])
-    if s.get(keys.TRN_EPOCHS):
-        common["num_train_epochs"] = float(s[keys.TRN_EPOCHS])
-    if method == "embedded":
-        return EmbeddedRewardRunConfig(**common)
-    hf = dict(base_model=(s.get(keys.TRN_BASE) or "").strip(), max_length=int(s.get(keys.TRN_MAXLEN, 1024)),
-              per_device_train_batch_size=int(s.get(keys.TRN_BATCH, 8)), use_lora=bool(s.get(keys.TRN_LORA)))
-    if method == "reward":
-        return RewardRunConfig(**common, **hf)
-    return DPORunConfig(**common, **hf, beta=float(s.get(keys.TRN_BETA, 0.1)))
+    method = st.session_state.get(keys.TRN_METHOD, "embedded")
+    return config_from_state(train.CONFIGS[method], config_prefix(method), data=export_path)
 
 
 def start(export_id: str, export_path: str) -> None:
     """on_click of Start: write the run folder and start the process; remember the run."""
     auth.require_admin("Training")
     try:
-        cfg = config_from_state(export_path)
+        cfg = run_config(export_path)
         info = train.start_run(cfg, runs_root(), export_id=export_id)
     except (ValueError, CuratorError) as e:
         st.session_state[keys.TRN_NOTICE] = ("error", f"Not started: {e}")

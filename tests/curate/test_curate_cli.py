@@ -67,20 +67,21 @@ def test_train_reward_builds_the_config(monkeypatch, tmp_path):
     data = tmp_path / "exp1"
     data.mkdir()
     result = invoke("train", "reward", "--data", data, "--base", "tiny/model", "--lr", "2e-5", "--lora",
-                    "--set", "warmup_steps=0.1", "--set", "shuffle=false", "--runs", tmp_path / "runs", "--detach",
-                    "--json")
+                    "--warmup-steps", "0.1", "--no-shuffle", "--runs", tmp_path / "runs", "--detach", "--json")
     assert result.exit_code == 0, result.output
     cfg = seen["cfg"]
     assert type(cfg).__name__ == "RewardRunConfig" and seen["export_id"] == "exp1"
-    assert (cfg.base_model, cfg.learning_rate, cfg.use_lora, cfg.warmup_steps, cfg.shuffle) == (
-        "tiny/model", 2e-5, True, 0.1, False)
-    result = invoke("train", "reward", "--data", data, "--base", "embedded", "--epochs", "5", "--detach")
+    assert (cfg.base_model, cfg.learning_rate, cfg.use_lora, cfg.warmup_steps, cfg.shuffle, cfg.data) == (
+        "tiny/model", 2e-5, True, 0.1, False, str(data))
+    result = invoke("train", "embedded", "--data", data, "--epochs", "5", "--embedder", "minilm", "--detach")
     assert result.exit_code == 0 and type(seen["cfg"]).__name__ == "EmbeddedRewardRunConfig"
-    assert seen["cfg"].num_train_epochs == 5.0
+    assert (seen["cfg"].num_train_epochs, seen["cfg"].embedder) == (5.0, "minilm")
     result = invoke("train", "dpo", "--data", data, "--base", "m", "--beta", "0.3", "--detach")
     assert result.exit_code == 0 and (type(seen["cfg"]).__name__, seen["cfg"].beta) == ("DPORunConfig", 0.3)
-    bad = invoke("train", "reward", "--data", data, "--base", "m", "--set", "nope=1", "--detach")
-    assert bad.exit_code != 0 and "FIELD=VALUE" in bad.output
+    bad = invoke("train", "dpo", "--data", data, "--base", "m", "--beta", "0", "--detach")
+    assert bad.exit_code != 0 and "`beta` must be > 0" in bad.output
+    missing = invoke("train", "reward", "--data", data, "--detach")
+    assert missing.exit_code != 0 and "`base_model` is required" in missing.output
 
 
 def test_eval_curation_prints_json(monkeypatch, tmp_path):

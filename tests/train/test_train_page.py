@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from config_surfaces import config_surfaces
 from streamlit.testing.v1 import AppTest
 
 from curator import jobs
@@ -40,7 +41,7 @@ def test_without_exports(empty_store_db):
 def test_start_follow_register_rescore(page_db, toy_export):
     at = _run()
     assert at.selectbox(key=keys.TRN_EXPORT).value == toy_export.export_id
-    at.number_input(key=keys.TRN_EPOCHS).set_value(20.0)
+    at.number_input(key=keys.TRN_CFG + "embedded.num_train_epochs").set_value(20.0)
     next(b for b in at.button if b.label == "Start training").click()
     at = _run(at)
     [run] = list_runs(page_db.parent / "runs")
@@ -67,3 +68,13 @@ def test_start_follow_register_rescore(page_db, toy_export):
     shown = [s.value.replace("\\", "") for s in at.success]  # inline() escapes markdown
     assert any(f"already: signal run {job.run_id}" in text for text in shown), shown
 
+
+
+def test_a_changed_run_config_default_changes_the_cli_help_and_the_train_form(page_db, tmp_path):
+    """`curator train embedded` and the Train form are generated from EmbeddedRewardRunConfig."""
+    args = ("train embedded", keys.TRAIN_PAGE, keys.TRN_CFG + "embedded.num_train_epochs")
+    before = config_surfaces(tmp_path, None, *args)
+    after = config_surfaces(tmp_path, ("curator/train/config.py", "num_train_epochs: float = field(default=100.0,",
+                                       "num_train_epochs: float = field(default=40.0,"), *args)
+    assert before["form"] == 100.0 and "--epochs" in before["help"] and "[default: 100.0]" in before["help"]
+    assert after["form"] == 40.0 and "[default: 40.0]" in after["help"] and "[default: 100.0]" not in after["help"]
