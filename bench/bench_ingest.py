@@ -1,4 +1,4 @@
-"""Ingest throughput: `curator.io.ingest_source` vs row-by-row INSERT, measured in one run.
+"""Ingest throughput: `curator.ingest.ingest_source` vs row-by-row INSERT, measured in one run.
 
 Writes N synthetic preference pairs as JSONL (prompts ~300 chars, responses ~600 chars, a few
 metadata fields) to a temp folder, then
@@ -75,7 +75,7 @@ def write_source(path: Path, n_pairs: int, *, seed: int) -> dict:
 
 
 def curator_ingest(src: Path, db: Path) -> dict:
-    from curator.io import ingest_source
+    from curator.ingest import ingest_source
 
     t0, c0 = time.perf_counter(), time.process_time()
     store = Store(db)

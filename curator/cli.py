@@ -145,12 +145,13 @@ def _parse_mapping(items: list[str] | None) -> dict[str, Any] | None:
 def _ingest(db: Path, source: str, *, name: str | None, quiet: bool, judgements_only: bool = False,
             **read_options: Any) -> Any:
     """Open the source (errors name file, record, field before the database is touched), then
-    import it with `curator.io.ingest_source` (or only its judgements, onto the stored pairs of
+    import it with `curator.ingest.ingest_source` (or only its judgements, onto the stored pairs of
     dataset `name`, with `add_judgements_source`) and a tqdm bar on stderr; returns the result.
     When the Curator app has `db` open, it runs the import (`curator.jobs.handoff`)."""
     from tqdm import tqdm
 
-    from curator.io import add_judgements_source, ingest_source, read_source
+    from curator.ingest import add_judgements_source, ingest_source
+    from curator.io import read_source
     from curator.store import IngestResult
 
     src = read_source(source, **read_options)

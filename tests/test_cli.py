@@ -114,6 +114,7 @@ def test_ingest_missing_field_names_record_and_field(tmp_path):
 
 
 def test_ingest_passes_options_to_the_library(tmp_path, monkeypatch):
+    import curator.ingest
     import curator.io
     from curator.store import IngestResult
 
@@ -132,7 +133,7 @@ def test_ingest_passes_options_to_the_library(tmp_path, monkeypatch):
         return IngestResult(name or source.name, 2, 0, 1)
 
     monkeypatch.setattr(curator.io, "read_source", fake_read_source)
-    monkeypatch.setattr(curator.io, "ingest_source", fake_ingest_source)
+    monkeypatch.setattr(curator.ingest, "ingest_source", fake_ingest_source)
     result = invoke("ingest", "org/ds", "--db", tmp_path / "c.duckdb", "--format", "hf", "--split", "test",
                     "--map", "prompt=question", "--map", "response=answer", "--map", "score=rating",
                     "--map", "drop=raw, extra", "--pairing", "best-vs-each", "--min-gap", "1.5", "--name", "x")

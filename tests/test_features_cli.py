@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from curator.cli import app
 from curator.features import feature_report, label_groups, run_features
-from curator.io import ingest_source, read_source, write_demo
+from curator.ingest import ingest_source
+from curator.io import read_source, write_demo
 from curator.signals.features import FeatureConfig
 from curator.store import Store
 

@@ -64,7 +64,7 @@ class RoutingEvalData:
 
 def load_eval_data(source: str | Path, *, judge: str | None = None) -> RoutingEvalData:
     """Import `source` into a fresh in-memory store and split it into router view and gold."""
-    from curator.io import ingest_source
+    from curator.ingest import ingest_source
     from curator.store import Store
 
     store = Store(":memory:")

@@ -1,12 +1,10 @@
-"""Open a source of preference pairs and import it into the store.
+"""Open a source of preference pairs and stream it as Arrow batches; the caller stores them.
 
 `read_source` opens a file, folder or Hugging Face dataset, detects its format and record shape
 and returns a `Source`: a re-iterable stream of `PairRecord`s with a name, a shape and an
-estimated record count. `ingest_source` streams a source into `Store.ingest` in Arrow batches
-inside one transaction: any reading error (raised from inside the record stream) rolls the whole
-import back, and pairs already stored are skipped, so importing twice adds nothing.
-`add_judgements_source` streams a source's judgements onto the pairs a dataset already holds
-(verdict files that arrive after the pairs).
+estimated record count. `feed(source, write)` hands its Arrow batches to ``write`` (for example
+`curator.store.Store.ingest`, as `curator.ingest` does), parsing ahead in a thread. This module
+never opens the store.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from curator.errors import IngestError
 from curator.io.batch import batched
@@ -25,9 +23,6 @@ from curator.io.formats import Rows, open_rows
 from curator.io.options import SHAPES, ColumnMapping, PairingRule
 from curator.io.shapes import READERS, detect_shape
 from curator.schema import PairRecord
-
-if TYPE_CHECKING:
-    from curator.store import IngestResult, JudgementImportResult, Store
 
 logger = logging.getLogger(__name__)
 
@@ -133,96 +128,7 @@ def read_source(source: str | Path, *, shape: str | None = None, fmt: str | None
     return Source(rows, shape=shape, ctx=ctx)
 
 
-def ingest_source(store: Store, source: str | Path | Source, *, name: str | None = None, shape: str | None = None,
-                  fmt: str | None = None, mapping: ColumnMapping | dict[str, Any] | None = None,
-                  pairing: PairingRule | str | None = None, split: str | None = None,
-                  min_gap: float | None = None, on_progress: ProgressFn | None = None,
-                  batch_size: int = 20_000) -> IngestResult:
-    """Import a source's pairs and judgements into `store`, all or nothing.
-
-    Args:
-        store: the `curator.store.Store` to fill.
-        source: a path or hub id (opened with `read_source` and the options below), or a `Source`.
-        name: dataset name; default `Source.name`.
-        shape, fmt, mapping, pairing, split, min_gap: as for `read_source` (only with a path).
-        on_progress: called as ``on_progress(records_read, estimated_total)`` after each batch and
-            once at the end (then with ``total == records_read``).
-        batch_size: pairs per Arrow batch handed to the store.
-
-    Returns:
-        The store's `IngestResult`: new pairs, skipped (already stored) pairs, new judgements.
-
-    Raises:
-        IngestError: a record cannot be read; nothing is imported.
-
-    Example:
-        >>> import json, pathlib, tempfile
-        >>> from curator.store import Store
-        >>> tmp = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (tmp / "p.jsonl").write_text(json.dumps({"prompt": "2+2?", "chosen": "4", "rejected": "5"}))
-        >>> store = Store(tmp / "c.duckdb")
-        >>> ingest_source(store, tmp / "p.jsonl").new_pairs, ingest_source(store, tmp / "p.jsonl").new_pairs
-        (1, 0)
-        >>> store.close()
-    """
-    src = _open(source, shape=shape, fmt=fmt, mapping=mapping, pairing=pairing, split=split, min_gap=min_gap)
-    dataset = name or src.name
-    logger.info("importing %s (%s, shape %s) as dataset %r", src.path, src.fmt, src.shape, dataset)
-    result = _stream(src, batch_size, on_progress,
-                     lambda batches, progress: store.ingest(dataset, batches, source=src.path, shape=src.shape,
-                                                            on_progress=progress))
-    logger.info("%s: %d new pairs, %d skipped, %d judgements", dataset, result.new_pairs, result.skipped_pairs,
-                result.new_judgements)
-    return result
-
-
-def add_judgements_source(store: Store, source: str | Path | Source, *, dataset: str, shape: str | None = None,
-                          fmt: str | None = None, mapping: ColumnMapping | dict[str, Any] | None = None,
-                          split: str | None = None, on_progress: ProgressFn | None = None,
-                          batch_size: int = 20_000) -> JudgementImportResult:
-    """Add a source's judgements to the pairs `dataset` already holds, all or nothing; adds no pair.
-
-    Records are matched to stored pairs by pair id, else by identical texts (see
-    `curator.store.judgement_import`); judgements already in the log are not added twice.
-
-    Args:
-        dataset: the stored dataset whose pairs the judgements are about.
-        source, shape, fmt, mapping, split, on_progress, batch_size: as for `ingest_source`.
-
-    Returns:
-        The store's `JudgementImportResult`: records matched and unmatched (with examples),
-        judgements added and already stored.
-
-    Raises:
-        IngestError: a record cannot be read; nothing is added.
-        StoreError: no dataset `dataset`.
-
-    Example:
-        >>> import json, pathlib, tempfile
-        >>> from curator.store import Store
-        >>> tmp = pathlib.Path(tempfile.mkdtemp())
-        >>> pair = {"prompt": "2+2?", "response_a": "4", "response_b": "5"}
-        >>> _ = (tmp / "pairs.jsonl").write_text(json.dumps(pair))
-        >>> vote = {**pair, "votes": [{"annotator": "gpt", "kind": "ai", "choice": "a"}]}
-        >>> _ = (tmp / "verdicts.jsonl").write_text(json.dumps(vote))
-        >>> store = Store(tmp / "c.duckdb")
-        >>> ingest_source(store, tmp / "pairs.jsonl", name="math").new_judgements
-        0
-        >>> r = add_judgements_source(store, tmp / "verdicts.jsonl", dataset="math")
-        >>> r.matched, r.new_judgements, add_judgements_source(store, tmp / "verdicts.jsonl", dataset="math").known_judgements
-        (1, 1, 1)
-        >>> store.close()
-    """
-    src = _open(source, shape=shape, fmt=fmt, mapping=mapping, split=split)
-    logger.info("adding the judgements of %s (%s, shape %s) to dataset %r", src.path, src.fmt, src.shape, dataset)
-    result = _stream(src, batch_size, on_progress,
-                     lambda batches, progress: store.add_judgements(dataset, batches, on_progress=progress))
-    logger.info("%s: %d of %d records matched, %d judgements added, %d already stored", dataset, result.matched,
-                result.records, result.new_judgements, result.known_judgements)
-    return result
-
-
-def _open(source: str | Path | Source, **read_options: Any) -> Source:
+def open_source(source: str | Path | Source, **read_options: Any) -> Source:
     """`source` itself when it is an open Source (then no read option may be set), else `read_source`."""
     if not isinstance(source, Source):
         return read_source(source, **read_options)
@@ -233,9 +139,14 @@ def _open(source: str | Path | Source, **read_options: Any) -> Source:
     return source
 
 
-def _stream(src: Source, batch_size: int, on_progress: ProgressFn | None,
-            write: Callable[[Iterator[Any], Callable[[int], None] | None], T]) -> T:
-    """Hand `src`'s Arrow batches to `write(batches, progress)` (a store call), reporting progress."""
+def feed(src: Source, write: Callable[[Iterator[Any], Callable[[int], None] | None], T], *,
+         batch_size: int = 20_000, on_progress: ProgressFn | None = None) -> T:
+    """Hand `src`'s Arrow batches to `write(batches, progress)` (the caller's store call), reporting progress.
+
+    Records are parsed in a background thread while `write` consumes batches; a reading error is
+    raised inside `write`'s iteration, so a store writing in one transaction rolls back.
+    ``on_progress(records_read, estimated_total)`` is called after each batch and once at the end.
+    """
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
     progress = None

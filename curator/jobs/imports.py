@@ -50,8 +50,8 @@ def submit_import(store: Store, path: str | Path, *, dataset: str, shape: str | 
         on_end: called by the thread when the import has ended, however (the app drops its caches).
         file_name: the name shown for the file (default: the name of `path`).
         judgements_only: add only the file's judgements to the pairs `dataset` already holds
-            (`curator.io.add_judgements_source`); adds no pair.
-        read_options: more options of `curator.io.ingest_source` (fmt, split, mapping, pairing,
+            (`curator.ingest.add_judgements_source`); adds no pair.
+        read_options: more options of `curator.ingest.ingest_source` (fmt, split, mapping, pairing,
             min_gap), JSON-able (`curator ingest` run by the app).
     """
     job_id = f"imp-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -72,7 +72,7 @@ def submit_import(store: Store, path: str | Path, *, dataset: str, shape: str | 
 
 def _run(store: Store, job_id: str, path: str | Path, dataset: str, shape: str | None, delete_on_failure: bool,
          on_end: Callable[[], None] | None, judgements_only: bool, read_options: dict[str, Any]) -> None:
-    from curator.io import add_judgements_source, ingest_source
+    from curator.ingest import add_judgements_source, ingest_source
 
     last = 0.0
 

@@ -1,13 +1,13 @@
 """Getting data in from the home page: an uploaded file or the demo generator, imported as a job.
 
-Both end in `curator.io.ingest_source`, the same call `curator ingest` makes, run by
+Both end in `curator.ingest.ingest_source`, the same call `curator ingest` makes, run by
 `curator.jobs.submit_import` in a thread of the app process: the import finishes whatever the page
 does, its progress is on the Home and Jobs pages, and a failed one imports nothing. Uploads are
 saved in a folder of their own under ``uploads/`` next to the database file (``data/uploads/`` by
 default), under their own names, so a reader finds verdict files uploaded beside the pairs file
 (PandaLM's ``gpt-3.5-turbo-testset-v1.json`` beside ``testset-v1.json``); a failed upload is
 deleted, and folders no dataset came from are cleaned up. A verdict file for a stored dataset
-(`add_judgements`) ends in `curator.io.add_judgements_source`, as `curator ingest
+(`add_judgements`) ends in `curator.ingest.add_judgements_source`, as `curator ingest
 --judgements-only` does. Demo files go to ``demo/`` there, as `curator demo` does.
 """
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from curator.cli import app
 from curator.errors import StoreError
-from curator.io import add_judgements_source, ingest_source
+from curator.ingest import add_judgements_source, ingest_source
 from curator.schema import PairFilter
 from curator.store import Store
 

@@ -8,7 +8,8 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from curator.io import ingest_source, read_source, write_demo
+from curator.ingest import ingest_source
+from curator.io import read_source, write_demo
 from curator.io.demo import DEFECTS
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from curator.errors import CuratorError, IngestError
-from curator.io import ColumnMapping, PairingRule, ingest_source, read_source
+from curator.ingest import ingest_source
+from curator.io import ColumnMapping, PairingRule, read_source
 
 GOOD = {"prompt": "2+2?", "chosen": "4", "rejected": "5"}
 

@@ -46,7 +46,8 @@ from fuzz_shapes import (
 from hypothesis import HealthCheck, Phase, given, settings
 
 from curator.errors import IngestError
-from curator.io import ingest_source, read_source
+from curator.ingest import ingest_source
+from curator.io import read_source
 from curator.io.conversations import is_transcript
 from curator.io.fields import ReadContext
 from curator.io.hf import HfRows

@@ -8,7 +8,8 @@ import math
 import pytest
 from io_catalog import CATALOG
 
-from curator.io import ingest_source, read_source
+from curator.ingest import ingest_source
+from curator.io import read_source
 from curator.io.batch import batched, records_to_tables
 from curator.schema import Judgement, PairRecord, compute_pair_id
 

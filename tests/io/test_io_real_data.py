@@ -13,7 +13,8 @@ from collections import Counter
 
 import pytest
 
-from curator.io import ColumnMapping, ingest_source, read_source
+from curator.ingest import ingest_source
+from curator.io import ColumnMapping, read_source
 
 pytestmark = pytest.mark.shared_data
 
