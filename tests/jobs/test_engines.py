@@ -68,7 +68,7 @@ def test_local_engine_resumes_after_a_stop(input_path, tmp_path):
 def test_stage_validation(input_path, tmp_path):
     with pytest.raises(ValueError, match="engine"):
         compute_features(input_path, [], engine="dask", cache_dir=tmp_path)
-    bad = Stage("bad", "curator.jobs.testing:HashScorer", {}, {"emb_q": "emb_q"})
+    bad = Stage("bad", "scorer.hash", {}, {"emb_q": "emb_q"})
     with pytest.raises(ValueError, match="emb_q"):
         compute_features(input_path, [bad], cache_dir=tmp_path)
     with pytest.raises(ValueError, match="module:attr"):
