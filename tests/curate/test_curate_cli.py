@@ -59,27 +59,27 @@ def test_recipe_commands(db, tmp_path):
 def test_train_reward_builds_the_config(monkeypatch, tmp_path):
     seen = {}
 
-    def fake_start(cfg, runs, export_id=None):
-        seen.update(cfg=cfg, runs=runs, export_id=export_id)
-        return SimpleNamespace(run_id="r1", run_dir=tmp_path, status="running", final={})
+    def fake_submit(store, cfg, export_id=None, runs_dir=None):
+        seen.update(cfg=cfg, runs=runs_dir, export_id=export_id)
+        return SimpleNamespace(run_id="r1", run_dir=tmp_path, status="running", final={}, model_id=None)
 
-    monkeypatch.setattr("curator.train.start_run", fake_start)
+    monkeypatch.setattr("curator.train.submit_run", fake_submit)
     data = tmp_path / "exp1"
     data.mkdir()
     result = invoke("train", "reward", "--data", data, "--base", "tiny/model", "--lr", "2e-5", "--lora",
                     "--set", "warmup_steps=0.1", "--set", "shuffle=false", "--runs", tmp_path / "runs", "--detach",
-                    "--json")
+                    "--json", "--db", tmp_path / "c.duckdb")
     assert result.exit_code == 0, result.output
     cfg = seen["cfg"]
     assert type(cfg).__name__ == "RewardRunConfig" and seen["export_id"] == "exp1"
     assert (cfg.base_model, cfg.learning_rate, cfg.use_lora, cfg.warmup_steps, cfg.shuffle) == (
         "tiny/model", 2e-5, True, 0.1, False)
-    result = invoke("train", "reward", "--data", data, "--base", "embedded", "--epochs", "5", "--detach")
+    result = invoke("train", "reward", "--data", data, "--base", "embedded", "--epochs", "5", "--detach", "--db", tmp_path / "c.duckdb")
     assert result.exit_code == 0 and type(seen["cfg"]).__name__ == "EmbeddedRewardRunConfig"
     assert seen["cfg"].num_train_epochs == 5.0
-    result = invoke("train", "dpo", "--data", data, "--base", "m", "--beta", "0.3", "--detach")
+    result = invoke("train", "dpo", "--data", data, "--base", "m", "--beta", "0.3", "--detach", "--db", tmp_path / "c.duckdb")
     assert result.exit_code == 0 and (type(seen["cfg"]).__name__, seen["cfg"].beta) == ("DPORunConfig", 0.3)
-    bad = invoke("train", "reward", "--data", data, "--base", "m", "--set", "nope=1", "--detach")
+    bad = invoke("train", "reward", "--data", data, "--base", "m", "--set", "nope=1", "--detach", "--db", tmp_path / "c.duckdb")
     assert bad.exit_code != 0 and "FIELD=VALUE" in bad.output
 
 
