@@ -70,7 +70,7 @@ def test_stage_validation(input_path, tmp_path):
     bad = Stage("bad", "scorer.hash", {}, {"emb_q": "emb_q"})
     with pytest.raises(ValueError, match="emb_q"):
         compute_features(input_path, [bad], cache_dir=tmp_path)
-    assert Stage("embed", "m:C", {"model": "x"}).key != Stage("embed", "m:C", {"model": "y"}).key
+    assert Stage("embed", "scorer.hash", {"model": "x"}).key != Stage("embed", "scorer.hash", {"model": "y"}).key
 
 
 @pytest.fixture(scope="module")
