@@ -97,7 +97,9 @@ def retry_job(job_id: str) -> None:
         data.invalidate()
         st.session_state[keys.SIG_NOTICE] = ("info", f"Nothing to retry: run {handle.run_id} has these signals.")
     else:
-        st.session_state[keys.SIG_NOTICE] = ("success", f"Job {job_id} queued again; finished stages are reused.")
+        job = data.get_store().job(job_id)
+        reused = "; finished stages are reused" if job is not None and job.kind == "signals" else ""
+        st.session_state[keys.SIG_NOTICE] = ("success", f"Job {job_id} queued again{reused}.")
 
 
 def jobs_frame(rows: list[Job]) -> pd.DataFrame:
