@@ -5,7 +5,7 @@ maps texts to vectors by hashing, so the local and Ray engines must give identic
 `StandinConfig` + `standin_stages` + `standin_compute` replace `SignalConfig`, the real stages and
 `curator.signals.compute_signals` in a job: ``submit_signals(..., stages=STANDIN_STAGES,
 compute=STANDIN_COMPUTE)``. They live in the package (not under tests/) because worker
-subprocesses and Ray actors must import them by name.
+subprocesses and Ray actors find them through their registered names (`curator.jobs.registry`).
 """
 
 from __future__ import annotations
