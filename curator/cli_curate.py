@@ -2,8 +2,9 @@
 
 Importing this module registers the commands on `curator.cli`. Each command parses options, calls
 one function of `curator.curate` / `curator.train` / `curator.evals.curation`, and prints the result
-(one JSON object with --json). Training runs in a background process; `curator train reward` follows
-it (metrics lines on stderr) unless --detach, and Ctrl+C cancels it.
+(one JSON object with --json). A training run is a background job (`curator jobs list` shows it);
+`curator train reward` follows it (metrics lines on stderr) unless --detach, and Ctrl+C cancels it.
+Whoever syncs the finished job (this command, `curator jobs list`, the app) registers its model.
 """
 
 from __future__ import annotations
@@ -182,14 +183,16 @@ DataOpt = Annotated[Path, typer.Option("--data", exists=True, file_okay=False,
                                        help="Export folder (train.parquet, test.parquet) to train on.")]
 RunsOpt = Annotated[Path, typer.Option("--runs", file_okay=False, help="Folder holding run folders.")]
 DetachOpt = Annotated[bool, typer.Option("--detach", help="Start the run and return at once.")]
-def _follow(run_dir: Path, *, quiet: bool) -> Any:
-    from curator.train import cancel_run, run_metrics, run_status
+def _follow(store: Any, run_id: str, *, quiet: bool) -> Any:
+    from curator import jobs
+    from curator.train import cancel_run, run_info, run_metrics
 
     seen = 0
     try:
         while True:
-            info = run_status(run_dir)
-            lines = run_metrics(run_dir)
+            jobs.sync(store)
+            info = run_info(store, run_id)
+            lines = run_metrics(info.run_dir)
             for line in lines[seen:]:
                 if not quiet:
                     shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in line.items()
@@ -201,46 +204,46 @@ def _follow(run_dir: Path, *, quiet: bool) -> Any:
             time.sleep(0.5)
     except KeyboardInterrupt:
         typer.echo("cancelling ...", err=True)
-        return cancel_run(run_dir)
+        cancel_run(store, run_id)
+        jobs.wait(store, run_id, poll=0.2)
+        return run_info(store, run_id)
 
 
-def _start(cfg: Any, *, runs: Path, detach: bool, quiet: bool, register: bool, db: Path, as_json: bool) -> None:
-    from curator.train import register_run, run_log, start_run
+def _start(cfg: Any, *, runs: Path, detach: bool, quiet: bool, db: Path, as_json: bool) -> None:
+    from curator.train import run_log, submit_run
 
-    export_id = Path(cfg.data).name
-    info = start_run(cfg, runs, export_id=export_id)
-    if not detach:
-        info = _follow(info.run_dir, quiet=quiet)
+    store = _open_store(db)
+    try:
+        info = submit_run(store, cfg, export_id=Path(cfg.data).name, runs_dir=runs)
+        if not detach:
+            info = _follow(store, info.run_id, quiet=quiet)
+    finally:
+        store.close()
     data: dict[str, Any] = {"run_id": info.run_id, "run_dir": str(info.run_dir), "status": info.status,
+                            **({"model_id": info.model_id} if info.model_id else {}),
                             **{k: v for k, v in info.final.items() if k != "finished_at"}}
-    if info.status == "done" and register:
-        data["model_id"] = register_run(_open_store(db), info.run_dir).model_id
     _print(data, as_json)
-    if info.status in ("failed", "lost"):
-        typer.echo(run_log(info.run_dir, tail_chars=3000), err=True)
+    if info.status == "failed":
+        typer.echo(f"{info.error or ''}\n{run_log(info.run_dir, tail_chars=3000)}", err=True)
         raise typer.Exit(code=1)
-
-
-RegisterOpt = Annotated[bool, typer.Option("--register/--no-register", help="Register the trained model in --db "
-                                                                            "when the run finishes.")]
 
 
 @train_app.command("embedded")
 @config_options(EmbeddedRewardRunConfig, into="cfg", panel="Embedded reward model (EmbeddedRewardRunConfig)")
-def train_embedded(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, register: RegisterOpt = False, db: DbOpt = DEFAULT_DB,
+def train_embedded(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, db: DbOpt = DEFAULT_DB,
                    detach: DetachOpt = False, quiet: QuietOpt = False, as_json: JsonOpt = False,
                    cfg: EmbeddedRewardRunConfig | None = None) -> None:
     """Train the embedded reward model (a Bradley-Terry head on frozen embeddings; a CPU, seconds) on an export."""
-    _start(cfg, runs=runs, detach=detach, quiet=quiet, register=register, db=db, as_json=as_json)
+    _start(cfg, runs=runs, detach=detach, quiet=quiet, db=db, as_json=as_json)
 
 
 @train_app.command("reward")
 @config_options(RewardRunConfig, into="cfg", panel="TRL reward model (RewardRunConfig)")
-def train_reward(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, register: RegisterOpt = False, db: DbOpt = DEFAULT_DB,
+def train_reward(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, db: DbOpt = DEFAULT_DB,
                  detach: DetachOpt = False, quiet: QuietOpt = False, as_json: JsonOpt = False,
                  cfg: RewardRunConfig | None = None) -> None:
     """Train a reward model with TRL's RewardTrainer on an export; prints the held-out reward accuracy."""
-    _start(cfg, runs=runs, detach=detach, quiet=quiet, register=register, db=db, as_json=as_json)
+    _start(cfg, runs=runs, detach=detach, quiet=quiet, db=db, as_json=as_json)
 
 
 @train_app.command("dpo")
@@ -248,35 +251,49 @@ def train_reward(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, register: Register
 def train_dpo(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, db: DbOpt = DEFAULT_DB, detach: DetachOpt = False,
               quiet: QuietOpt = False, as_json: JsonOpt = False, cfg: DPORunConfig | None = None) -> None:
     """Train a DPO policy with TRL's DPOTrainer on an export; prints the held-out implicit-reward accuracy."""
-    _start(cfg, runs=runs, detach=detach, quiet=quiet, register=False, db=db, as_json=as_json)
+    _start(cfg, runs=runs, detach=detach, quiet=quiet, db=db, as_json=as_json)
 
 
 @train_app.command("status")
-def train_status(runs: RunsOpt = DEFAULT_RUNS, as_json: JsonOpt = False) -> None:
-    """List training runs and their state."""
+def train_status(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
+    """List training runs and their state (syncing them first: a finished run registers its model)."""
+    from curator import jobs
     from curator.train import list_runs
 
-    rows = [{"run_id": r.run_id, "method": r.method, "status": r.status, "export_id": r.export_id,
-             "eval_accuracy": r.final.get("eval_accuracy")} for r in list_runs(runs)]
+    store = _open_store(db)
+    try:
+        jobs.sync(store)
+        runs = list_runs(store)
+    finally:
+        store.close()
+    rows = [{"run_id": r.run_id, "method": r.method, "status": r.status, "progress": r.progress,
+             "export_id": r.export_id, "model_id": r.model_id, "eval_accuracy": r.final.get("eval_accuracy")}
+            for r in runs]
     if as_json:
         typer.echo(json.dumps(_clean(rows)))
     else:
         for r in rows:
-            typer.echo(f"{r['run_id']}  {r['method']}  {r['status']}  eval_accuracy={r['eval_accuracy']}")
+            typer.echo(f"{r['run_id']}  {r['method']}  {r['status']}  {r['progress']:.0%}  "
+                       f"eval_accuracy={r['eval_accuracy']}  model={r['model_id'] or ''}")
 
 
 @train_app.command("cancel")
-def train_cancel(run_id: Annotated[str, typer.Argument(help="Run id.")], runs: RunsOpt = DEFAULT_RUNS) -> None:
-    """Cancel a running training run (SIGTERM to its process group)."""
+def train_cancel(run_id: Annotated[str, typer.Argument(help="Run id.")], db: DbOpt = DEFAULT_DB) -> None:
+    """Cancel a running training run (SIGTERM to its process group; the same as `curator jobs cancel`)."""
     from curator.train import cancel_run
 
-    typer.echo(cancel_run(runs / run_id).status)
+    store = _open_store(db)
+    try:
+        info = cancel_run(store, run_id)
+    finally:
+        store.close()
+    typer.echo("cancelling" if not info.finished else info.status)
 
 
 @train_app.command("register")
 def train_register(run_id: Annotated[str, typer.Argument(help="Run id.")], runs: RunsOpt = DEFAULT_RUNS,
                    db: DbOpt = DEFAULT_DB) -> None:
-    """Register a finished run's model in the model registry."""
+    """Register the model of a finished run folder (runs started as jobs register when they finish)."""
     from curator.train import register_run
 
     typer.echo(register_run(_open_store(db), runs / run_id).model_id)

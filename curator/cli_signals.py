@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 FLAG_NAMES = {"flag_flipped": "likely flipped", "flag_ambiguous": "ambiguous", "flag_identical": "identical",
               "flag_near_duplicate": "near duplicate"}
 
-jobs_app = _typer("List, cancel and retry background jobs (signals runs).")
+jobs_app = _typer("List, cancel and retry background jobs (signals, re-scoring, training, imports).")
 
 
 class Engine(StrEnum):
@@ -125,14 +125,15 @@ def list_jobs(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
     finally:
         store.close()
     if as_json:
-        typer.echo(json.dumps([{"job_id": j.job_id, "kind": j.kind, "dataset": j.dataset, "status": j.status,
+        typer.echo(json.dumps([{"job_id": j.job_id, "kind": jobs.kind_label(j), "dataset": j.dataset, "status": j.status,
                                 "progress": j.progress, "message": j.message, "run_id": j.run_id, "error": j.error,
                                 "attempts": j.attempts} for j in rows]))
         return
     if not rows:
         typer.echo("no jobs yet: `curator signals --dataset NAME` starts one")
     for j in rows:
-        typer.echo(f"{j.job_id}  {j.status:<9} {j.progress:4.0%}  {j.dataset}  {j.run_id or j.message or ''}")
+        typer.echo(f"{j.job_id}  {jobs.kind_label(j):<14} {j.status:<9} {j.progress:4.0%}  {j.dataset or ''}  "
+                   f"{j.run_id or (j.result or {}).get('model_id') or j.message or ''}")
 
 
 @jobs_app.command("cancel")
@@ -158,7 +159,9 @@ def retry_job(job_id: Annotated[str, typer.Argument(help="Job id (`curator jobs 
     store = _open_store(db)
     try:
         handle = jobs.retry(store, job_id)
-        run_id = handle.run_id if handle.cached else _follow(store, job_id, quiet=quiet).run_id
+        job = None if handle.cached else _follow(store, job_id, quiet=quiet)
     finally:
         store.close()
-    typer.echo(f"{job_id}: done, signal run {run_id}")
+    model_id = (job.result or {}).get("model_id") if job else None
+    typer.echo(f"{job_id}: done, model {model_id}" if model_id else
+               f"{job_id}: done, signal run {handle.run_id if job is None else job.run_id}")

@@ -1,4 +1,4 @@
-"""Train: start a reward-model or DPO run on an export, follow its curves and log, cancel, register, re-score."""
+"""Train: start a reward-model or DPO run (a job) on an export, follow its curves and log, cancel, re-score."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ with ui.errors_shown():
     if runs:
         st.subheader("Runs")
         table = st.dataframe(tv.runs_frame(runs), key=keys.TRN_RUNS, on_select="rerun", selection_mode="single-row",
-                             hide_index=True, width="stretch")
+                             hide_index=True, width="stretch", column_config=tv.RUNS_COLUMNS)
         picked = selection.selected_values(table.selection.rows, runs)
         current = picked[0] if picked else next((r for r in runs if r.run_id == st.session_state.get(keys.TRN_RUN)),
                                                 runs[0])
-        tv.run_panel(str(current.run_dir))
+        tv.run_panel(current.run_id)

@@ -1,4 +1,5 @@
-"""Jobs: every background job with its status and progress; cancel, retry, read the log."""
+"""Jobs: every background job (signals, re-scoring, training, imports) with its kind, status and progress;
+cancel, retry, read the log."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def jobs_table() -> None:
     rows = store.jobs(limit=200)
     jobs_view.notice()
     if not rows:
-        st.info("No jobs yet: start one on the Signals page or with `curator signals`.", icon=":material/inbox:")
+        st.info("No jobs yet: start one on the Signals or Train page, or with `curator signals` or `curator train`.",
+                icon=":material/inbox:")
         st.page_link(keys.SIGNALS_PAGE, label="Go to Signals", icon=":material/insights:")
         return
     table = st.dataframe(jobs_view.jobs_frame(rows), key=keys.JOBS_TABLE, on_select="rerun",

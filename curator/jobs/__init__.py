@@ -1,12 +1,17 @@
-"""Background work: signals jobs computed by worker processes, never inside a page rerun.
+"""Background work: jobs in the store's jobs table, run by processes (or threads), never inside a page rerun.
+
+Job kinds are registered by name (`curator.jobs.registry`): ``signals`` (worker processes of
+`curator.jobs.worker`), ``train`` (`curator.train.runs`) and ``import`` (threads of this process).
 
 Public surface:
     submit_signals(store, dataset, cfg, *, engine="local", runs_dir=None) -> JobHandle
-    sync(store) -> list[Job]        start queued jobs, read progress, load results, notice crashes
+    submit(store, job_id, *, kind, dataset, params, work_dir) -> Job   a job of any registered kind
+    sync(store) -> list[Job]        start queued jobs, read progress, take results in, notice crashes
     cancel(store, job_id) -> Job
     retry(store, job_id) -> JobHandle
     wait(store, job_id, *, on_progress=None, poll=0.5) -> Job
     log_tail(job, *, lines=30) -> str     the worker's log.txt, last lines
+    kind_label(job) -> str                signals, rescore, import, train:<method>
     compute_features(input_path, stages, *, engine="local"|"ray", cache_dir) -> dict of arrays
     submit_import(store, path, *, dataset, shape=None) -> job id   a file imported by a thread of this process
 
@@ -19,13 +24,16 @@ from __future__ import annotations
 
 from curator.jobs.engines import ENGINES, Cancelled, Stage, compute_features
 from curator.jobs.imports import submit_import, wait_import
+from curator.jobs.registry import JobKind, job_kind, lookup, register
 from curator.jobs.supervisor import (
     JobHandle,
     cancel,
     default_runs_dir,
+    kind_label,
     log_tail,
     retry,
     run_summary,
+    submit,
     submit_signals,
     sync,
     wait,
@@ -41,5 +49,6 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'curator.jobs' has no attribute {name!r}")
 
 
-__all__ = ["ENGINES", "Cancelled", "Job", "JobHandle", "Stage", "cancel", "compute_features", "default_runs_dir",
-           "log_tail", "retry", "run_summary", "submit_import", "submit_signals", "sync", "wait", "wait_import"]
+__all__ = ["ENGINES", "Cancelled", "Job", "JobHandle", "JobKind", "Stage", "cancel", "compute_features",
+           "default_runs_dir", "job_kind", "kind_label", "log_tail", "lookup", "register", "retry", "run_summary", "submit",
+           "submit_import", "submit_signals", "sync", "wait", "wait_import"]

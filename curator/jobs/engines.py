@@ -15,7 +15,6 @@ imported only by the ray engine.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -31,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curator.jobs.local import ORDER_FILE, TIMING_FILE, run_local, spread_stages
+from curator.jobs.registry import canonical, lookup
 from curator.jobs.workdir import write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Stage:
 
     Args:
         name: short label shown in progress messages (``embed``, ``reward:<model>``).
-        scorer: import path ``module:Class`` of the scorer class.
+        scorer: registered name of the scorer class (`curator.jobs.registry.RUNNERS`).
         kwargs: constructor keyword arguments (JSON-able: they also key the checkpoint).
         outputs: scorer output name -> feature key handed to the compute function.
         gpu: the scorer runs on a GPU when there is one: under Ray each actor gets one, locally one
@@ -70,24 +70,16 @@ class Stage:
 
     @property
     def key(self) -> str:
-        """Checkpoint folder name: readable name + hash of what determines the output."""
-        digest = hashlib.blake2b(json.dumps([self.scorer, self.kwargs, sorted(self.outputs)], sort_keys=True,
+        """Checkpoint folder name: readable name + hash of what determines the output.
+
+        The scorer enters by its registered name, so moving its module keeps the checkpoints.
+        """
+        digest = hashlib.blake2b(json.dumps([canonical(self.scorer), self.kwargs, sorted(self.outputs)], sort_keys=True,
                                             default=str).encode(), digest_size=6).hexdigest()
         return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', self.name)[:40]}-{digest}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def load_object(path: str) -> Any:
-    """Import ``module:attr`` (the form entry points take in config.json)."""
-    module, sep, attr = path.partition(":")
-    if not sep or not module or not attr:
-        raise ValueError(f"Expected an import path 'module:attr', got {path!r}.")
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def compute_features(input_path: str | Path, stages: list[Stage], *, engine: str = "local",
@@ -229,7 +221,7 @@ def _run_ray(input_path: Path, stage: Stage, *, n: int, batch_size: int, actors:
         rows_per_block = max(batch_size, min(50_000, -(-n // (4 * size))))
         ds = ray.data.read_parquet(str(input_path)).repartition(target_num_rows_per_block=rows_per_block)
         ds = ds.map_batches(
-            load_object(stage.scorer), fn_constructor_kwargs=stage.kwargs, batch_size=batch_size,
+            lookup(stage.scorer), fn_constructor_kwargs=stage.kwargs, batch_size=batch_size,
             batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=size), num_cpus=actor_cpus,
             num_gpus=1 if use_gpu else 0)
         pieces: dict[str, list[np.ndarray]] = {k: [] for k in stage.outputs}

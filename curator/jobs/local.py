@@ -175,7 +175,7 @@ def stage_devices(stage: Stage) -> tuple[str, ...]:
 def run_local(input_path: Path, stage: Stage, *, stage_dir: Path, n: int, checkpoint_rows: int,
               report: ProgressFn, should_stop: StopFn, **_: Any) -> dict[str, np.ndarray]:
     """Run one stage over every row of `input_path`; outputs in input order (see the module docstring)."""
-    from curator.jobs.engines import load_object
+    from curator.jobs.registry import lookup
 
     stage_dir.mkdir(parents=True, exist_ok=True)
     table = pq.read_table(input_path, memory_map=True)
@@ -192,7 +192,7 @@ def run_local(input_path: Path, stage: Stage, *, stage_dir: Path, n: int, checkp
         if devices[0] != "auto" and "device" in kwargs:
             kwargs["device"] = devices[0]
         t0 = time.monotonic()
-        scorer = load_object(stage.scorer)(**kwargs)
+        scorer = lookup(stage.scorer)(**kwargs)
         _warm_up(scorer, table, order)
         load_s = time.monotonic() - t0
         logger.info("stage %s: %r loaded in %.1f s", stage.name, scorer, load_s)
@@ -223,7 +223,8 @@ Task = tuple[dict[str, Any], str, list[tuple[int, int]]]  # (stage as a dict, st
 
 def _tasks_main(input_path: str, device: str, tasks: list[Task], threads: int, messages: Any) -> None:
     """A device worker: for each task load the stage's scorer on `device`, score its chunks, free it."""
-    from curator.jobs.engines import Stage, load_object
+    from curator.jobs.engines import Stage
+    from curator.jobs.registry import lookup
 
     try:
         import torch
@@ -236,7 +237,7 @@ def _tasks_main(input_path: str, device: str, tasks: list[Task], threads: int, m
         for stage, stage_dir, chunks in tasks:
             st = Stage(**{**stage, "devices": tuple(stage.get("devices") or ())})
             order = np.load(Path(stage_dir) / ORDER_FILE, allow_pickle=False)
-            scorer = load_object(st.scorer)(**{**st.kwargs, "device": device})
+            scorer = lookup(st.scorer)(**{**st.kwargs, "device": device})
             _warm_up(scorer, table, order)
             logger.info("stage %s: %r", st.name, scorer)
             _score_chunks(scorer, table, order, chunks, st, Path(stage_dir), lambda rows: messages.put(("rows", rows)),

@@ -18,8 +18,8 @@ from curator.jobs.engines import Stage
 from curator.signals.embed import EmbeddingScorer, embed_runs_on_gpu, resolve_embed_model
 from curator.signals.scoring import ScorerConfig
 
-EMBED_SCORER = "curator.jobs.stages:PairEmbeddingScorer"
-REWARD_SCORER = "curator.signals.reward:RewardScorer"
+EMBED_SCORER = "scorer.pair-embedding"
+REWARD_SCORER = "scorer.reward"
 EMBED_OUTPUTS = ("emb_prompt", "emb_a", "emb_b", "emb_query", "emb_resp_a", "emb_resp_b")
 
 

@@ -1,11 +1,14 @@
-"""The app side of signals jobs: submit, launch, watch, cancel, retry, wait.
+"""The app side of background jobs: submit, launch, watch, cancel, retry, wait.
 
-Runs in the process that owns the DuckDB file. `submit_signals` exports the dataset's pairs to
-``<runs_dir>/<job_id>/input.parquet`` with ``config.json`` and queues a job; `sync` (called by
-pages on every poll and by the CLI loop) starts queued jobs in worker processes, copies
-``progress.json`` into the jobs table, loads finished results with `Store.load_signal_run`,
-records failures, notices dead workers and escalates cancel requests to SIGTERM. Everything goes
-through Store methods: this module imports no duckdb and no streamlit.
+Runs in the process that owns the DuckDB file. Every job that runs as a process of its own has a
+kind registered by name (`curator.jobs.registry.JobKind`): ``signals`` (this module: `submit_signals`
+exports the dataset's pairs to ``<runs_dir>/<job_id>/input.parquet`` with ``config.json``; the
+worker's result loads with `Store.load_signal_run`) and ``train`` (`curator.train.runs`). `sync`
+(called by pages on every poll and by the CLI loop) starts queued jobs, copies each work dir's
+``progress.json`` into the jobs table, hands finished ones to their kind's ``finish``, records
+failures, notices dead processes (psutil, with the recorded start time against reused pids) and
+escalates cancel requests to signals. Imports (`curator.jobs.imports`) run in threads instead.
+Everything goes through Store methods: this module imports no duckdb and no streamlit.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ import psutil
 import pyarrow.parquet as pq
 
 import curator
-from curator.errors import JobError, StoreError
+from curator.errors import CuratorError, JobError, StoreError
 from curator.jobs import imports
 from curator.jobs.engines import ENGINES, RAY_MISSING
+from curator.jobs.registry import JobKind, job_kind
 from curator.jobs.workdir import (
     CANCELLED,
     CLUSTERS,
@@ -110,8 +114,8 @@ def submit_signals(store: Store, dataset: str, cfg: SignalsConfig, *, engine: st
             tokenized ahead of the device) and per checkpoint.
         actors: Ray actor pool size (default one per GPU, else 1).
         ray_address: Ray cluster to join (default ``RAY_ADDRESS`` or a local instance).
-        compute, stages: import paths of the compute function and the stage list builder; tests
-            pass the stand-ins of `curator.jobs.testing`.
+        compute, stages: registered names (`curator.jobs.registry`) of the compute function and
+            the stage list builder; tests pass the stand-ins of `curator.jobs.testing`.
 
     Returns:
         A `JobHandle`; ``handle.cached`` says whether anything will be computed.
@@ -145,10 +149,22 @@ def submit_signals(store: Store, dataset: str, cfg: SignalsConfig, *, engine: st
                                "cache_key": key, "engine": engine, "config": params["config"],
                                "batch_size": batch_size, "checkpoint_rows": checkpoint_rows, "actors": actors,
                                "ray_address": ray_address, "compute": compute, "stages": stages})
-        store.submit_job(job_id, kind=KIND, dataset=dataset, params=params, cache_key=key, work_dir=str(wd.path))
-        logger.info("queued signals job %s for %s (%d pairs) in %s", job_id, dataset, pairs.num_rows, wd.path)
-        sync(store)
+        if compute != DEFAULT_COMPUTE:
+            params["compute"] = compute  # what the Jobs page tells apart (a re-score, a stand-in)
+        logger.info("queueing signals job %s for %s (%d pairs) in %s", job_id, dataset, pairs.num_rows, wd.path)
+        submit(store, job_id, kind=KIND, dataset=dataset, params=params, cache_key=key, work_dir=wd.path)
     return JobHandle(job_id, key, work_dir=wd.path)
+
+
+def submit(store: Store, job_id: str, *, kind: str, dataset: str | None, params: dict[str, Any],
+           work_dir: Path, cache_key: str | None = None) -> Job:
+    """Queue a job of a registered kind whose work dir is written already; start it when a slot is free."""
+    job_kind(kind)  # an unknown kind fails here, not in a later sync
+    with _SYNC_LOCK:
+        store.submit_job(job_id, kind=kind, dataset=dataset, params=params, cache_key=cache_key,
+                         work_dir=str(work_dir))
+        sync(store)
+        return _get(store, job_id)
 
 
 def sync(store: Store) -> list[Job]:
@@ -159,11 +175,20 @@ def sync(store: Store) -> list[Job]:
     """
     with _SYNC_LOCK:
         imports.reap(store)
-        before = store.jobs(statuses=ACTIVE, kind=KIND)
+        before = [j for j in store.jobs(statuses=ACTIVE) if j.kind != imports.KIND]
+        kinds: dict[str, JobKind | None] = {}
         for job in before:
-            if job.status == "running":
-                _sync_running(store, job)
-        _start_queued(store)
+            if job.kind not in kinds:
+                kinds[job.kind] = _kind_or_none(job.kind)
+            kind = kinds[job.kind]
+            if kind is None:
+                store.fail_job(job.job_id, f"Unknown job kind {job.kind!r}: no runner is registered under that "
+                                           "name (`curator.jobs.registry`).")
+            elif job.status == "running":
+                _sync_running(store, job, kind)
+        for kind in kinds.values():
+            if kind is not None:
+                _start_queued(store, kind)
         return [j for j in (store.job(b.job_id) for b in before) if j is not None]
 
 
@@ -182,6 +207,8 @@ def cancel(store: Store, job_id: str) -> Job:
         elif job.status == "running":
             WorkDir(Path(job.work_dir or "")).request_cancel()
             store.request_job_cancel(job_id)
+            if job_kind(job.kind).stop_with_sigterm:
+                _kill(job.pid, signal.SIGTERM, _started(job), job_kind(job.kind).module)
         return _get(store, job_id)
 
 
@@ -194,11 +221,14 @@ def retry(store: Store, job_id: str) -> JobHandle:
         if job.kind == imports.KIND:
             raise JobError(f"Job {job_id} is an import: upload the file again on the Home page, or run "
                            "`curator ingest FILE` (nothing of the failed import was kept).")
-        if job.cache_key:
+        if job.kind == KIND and job.cache_key:
             run = store.find_signal_run(job.cache_key)
             if run is not None:
                 return JobHandle(job_id, job.cache_key, cached=True, run_id=run.run_id)
-        WorkDir(Path(job.work_dir or "")).clear_outcome()
+        wd = WorkDir(Path(job.work_dir or ""))
+        wd.clear_outcome()
+        for name in job_kind(job.kind).clear_on_retry:
+            wd.file(name).unlink(missing_ok=True)
         store.requeue_job(job_id)
         sync(store)
         return JobHandle(job_id, job.cache_key or "", work_dir=Path(job.work_dir or ""))
@@ -225,6 +255,15 @@ def wait(store: Store, job_id: str, *, on_progress: Callable[[Job], None] | None
         time.sleep(poll)
 
 
+def kind_label(job: Job) -> str:
+    """The kind as lists show it: ``signals``, ``rescore``, ``import``, ``train:<method>``."""
+    if job.kind == "train" and job.params.get("method"):
+        return f"train:{job.params['method']}"
+    if job.kind == KIND and job.params.get("compute"):
+        return str(job.params["compute"]).removesuffix(".compute")
+    return job.kind
+
+
 def log_tail(job: Job, *, lines: int = 30) -> str:
     """The last lines of a job's worker log (empty before the worker started)."""
     return WorkDir(Path(job.work_dir or "")).log_tail(lines) if job.work_dir else ""
@@ -239,22 +278,40 @@ def _get(store: Store, job_id: str) -> Job:
     return job
 
 
-def _start_queued(store: Store) -> None:
-    running = len(store.jobs(statuses=("running",), kind=KIND))
-    queued = sorted(store.jobs(statuses=("queued",), kind=KIND), key=lambda j: (j.created_at, j.job_id))
+def _kind_or_none(name: str) -> JobKind | None:
+    try:
+        return job_kind(name)
+    except (JobError, ImportError, AttributeError) as e:
+        logger.warning("job kind %r: %s", name, e)
+        return None
+
+
+def _started(job: Job) -> float | None:
+    """The start time recorded for the job's process (its pid may have been reused since)."""
+    return (WorkDir(Path(job.work_dir or "")).read_json(WORKER) or {}).get("started") if job.work_dir else None
+
+
+def _start_queued(store: Store, kind: JobKind) -> None:
+    """Start the kind's oldest queued jobs while fewer than `MAX_WORKERS` of that kind run."""
+    running = len(store.jobs(statuses=("running",), kind=kind.name))
+    queued = sorted(store.jobs(statuses=("queued",), kind=kind.name), key=lambda j: (j.created_at, j.job_id))
     for job in queued[:max(0, MAX_WORKERS - running)]:
-        _launch(store, job)
+        _launch(store, job, kind)
 
 
-def _launch(store: Store, job: Job) -> None:
+def _launch(store: Store, job: Job, kind: JobKind) -> None:
     if not store.claim_job(job.job_id):
         return
     wd = WorkDir(Path(job.work_dir or ""))
     wd.clear_outcome()
     package_root = str(Path(curator.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false",
            "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
-    cmd = [sys.executable, "-m", "curator.jobs.worker", str(wd.path)]
+    try:
+        cmd = kind.command(wd.path, job.params)
+    except Exception as e:  # a bad config: the job fails with the reason, the sync goes on
+        store.fail_job(job.job_id, f"could not build the command: {type(e).__name__}: {e}")
+        return
     try:
         with open(wd.file(LOG), "ab") as log:
             log.write(f"=== {datetime.now():%Y-%m-%d %H:%M:%S} attempt {job.attempts + 1}: {' '.join(cmd)}\n".encode())
@@ -262,22 +319,22 @@ def _launch(store: Store, job: Job) -> None:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, env=env, cwd=wd.path)
     except OSError as e:
-        store.fail_job(job.job_id, f"could not start the worker: {e}")
+        store.fail_job(job.job_id, f"could not start {cmd[:3]}: {e}")
         return
     _PROCS[proc.pid] = proc
     with contextlib.suppress(psutil.Error):
         wd.write_json(WORKER, {"pid": proc.pid, "started": psutil.Process(proc.pid).create_time()})
     store.set_job_pid(job.job_id, proc.pid)
-    logger.info("started worker pid %d for job %s", proc.pid, job.job_id)
+    logger.info("started %s pid %d for job %s", kind.module, proc.pid, job.job_id)
 
 
-def _sync_running(store: Store, job: Job) -> None:
+def _sync_running(store: Store, job: Job, kind: JobKind) -> None:
     wd = WorkDir(Path(job.work_dir or ""))
-    alive = job.pid is not None and _is_alive(job.pid, (wd.read_json(WORKER) or {}).get("started"))
+    alive = job.pid is not None and _is_alive(job.pid, _started(job), kind.module)
     # Read outcome files after the liveness check: a worker that exits writes them first.
     done, error, cancelled = wd.read_json(DONE), wd.read_json(ERROR), wd.read_json(CANCELLED)
     if done is not None:
-        _load_result(store, job, wd, done)
+        _finish(store, job, wd, done, kind)
     elif error is not None:
         store.fail_job(job.job_id, str(error.get("error") or "worker failed"))
     elif cancelled is not None:
@@ -288,7 +345,7 @@ def _sync_running(store: Store, job: Job) -> None:
         else:
             tail = wd.log_tail(8)
             store.fail_job(job.job_id, f"The worker (pid {job.pid}) exited without a result; retry resumes from "
-                                       f"the finished stages. Last log lines:\n{tail}")
+                                       f"what it finished. Last log lines:\n{tail}")
     else:
         progress = wd.read_json(PROGRESS)
         if progress is not None:
@@ -298,34 +355,46 @@ def _sync_running(store: Store, job: Job) -> None:
         since = wd.cancel_requested_since()
         if since is not None and time.time() - since > CANCEL_GRACE_S:
             sig = signal.SIGKILL if time.time() - since > 3 * CANCEL_GRACE_S else signal.SIGTERM
+            if sig == signal.SIGTERM and kind.stop_with_sigterm:
+                return  # sent with the cancel request; a second one would interrupt its cancelled marker
             logger.warning("job %s ignored its cancel file for %.0f s; sending %s", job.job_id,
                            time.time() - since, sig.name)
-            _kill(job.pid, sig)
+            _kill(job.pid, sig, _started(job), kind.module)
 
 
-def _load_result(store: Store, job: Job, wd: WorkDir, done: dict[str, Any]) -> None:
+def _finish(store: Store, job: Job, wd: WorkDir, done: dict[str, Any], kind: JobKind) -> None:
+    try:
+        result = kind.finish(store, job, wd, done)
+    except (CuratorError, ValueError, OSError, StoreError) as e:
+        store.fail_job(job.job_id, f"The job's process finished but its result could not be taken in: {e}")
+        return
+    store.finish_job(job.job_id, result)
+    logger.info("job %s done: %s", job.job_id, result)
+
+
+def _load_signal_result(store: Store, job: Job, wd: WorkDir, done: dict[str, Any]) -> dict[str, Any]:
+    """A finished signals worker: its signals and clusters become a signal run named after the job."""
     run_id = job.job_id
     params = {**job.params.get("config", {}), "engine": job.params.get("engine", "local")}
-    try:
-        if not any(r.run_id == run_id for r in store.signal_runs(job.dataset)):
-            store.load_signal_run(run_id=run_id, dataset=job.dataset or "",
-                                  dataset_version=int(job.params.get("dataset_version", 0)),
-                                  cache_key=job.cache_key or "", models=list(done.get("models", [])), params=params,
-                                  signals_path=wd.file(SIGNALS), clusters_path=wd.file(CLUSTERS))
-    except (ValueError, OSError, StoreError) as e:
-        store.fail_job(job.job_id, f"The worker finished but its result could not be loaded: {e}")
-        return
-    store.finish_job(job.job_id, {"run_id": run_id, **{k: done[k] for k in ("rows", "models", "flags", "elapsed_s",
-                                                                            "engine") if k in done}})
-    logger.info("job %s done: loaded run %s (%s rows)", job.job_id, run_id, done.get("rows"))
+    if not any(r.run_id == run_id for r in store.signal_runs(job.dataset)):
+        store.load_signal_run(run_id=run_id, dataset=job.dataset or "",
+                              dataset_version=int(job.params.get("dataset_version", 0)),
+                              cache_key=job.cache_key or "", models=list(done.get("models", [])), params=params,
+                              signals_path=wd.file(SIGNALS), clusters_path=wd.file(CLUSTERS))
+    return {"run_id": run_id, **{k: done[k] for k in ("rows", "models", "flags", "elapsed_s", "engine") if k in done}}
 
 
-def _is_alive(pid: int, started: float | None = None) -> bool:
-    """Whether the worker with this pid still runs (reaping it if it is our finished child).
+SIGNALS_KIND = JobKind(KIND, module="curator.jobs.worker",
+                       command=lambda work_dir, params: [sys.executable, "-m", "curator.jobs.worker", str(work_dir)],
+                       finish=_load_signal_result)
 
-    A pid we did not start is checked to be a worker, and one started at `started` (recorded at
-    launch) when known: a restarted container hands out the same small pids again, and a new
-    worker of another job must not keep a lost job "running".
+
+def _is_alive(pid: int, started: float | None = None, module: str = SIGNALS_KIND.module) -> bool:
+    """Whether the job process with this pid still runs (reaping it if it is our finished child).
+
+    A pid we did not start is checked to run `module`, and to have started at `started` (recorded
+    at launch) when known: a restarted container hands out the same small pids again, and a new
+    process of another job must not keep a lost job "running".
     """
     proc = _PROCS.get(pid)
     if proc is not None:
@@ -339,7 +408,7 @@ def _is_alive(pid: int, started: float | None = None) -> bool:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
             return False
-        if "curator.jobs.worker" not in " ".join(other.cmdline()):
+        if module not in " ".join(other.cmdline()):
             return False
         return started is None or abs(other.create_time() - float(started)) < 1.0
     except psutil.NoSuchProcess:
@@ -348,8 +417,8 @@ def _is_alive(pid: int, started: float | None = None) -> bool:
         return True
 
 
-def _kill(pid: int | None, sig: signal.Signals) -> None:
-    if pid is None or not _is_alive(pid):
+def _kill(pid: int | None, sig: signal.Signals, started: float | None, module: str) -> None:
+    if pid is None or not _is_alive(pid, started, module):
         return
     try:
         os.killpg(pid, sig)  # the worker leads its own session, so this reaches its children too

@@ -5,7 +5,7 @@ maps texts to vectors by hashing, so the local and Ray engines must give identic
 `StandinConfig` + `standin_stages` + `standin_compute` replace `SignalConfig`, the real stages and
 `curator.signals.compute_signals` in a job: ``submit_signals(..., stages=STANDIN_STAGES,
 compute=STANDIN_COMPUTE)``. They live in the package (not under tests/) because worker
-subprocesses and Ray actors must import them by name.
+subprocesses and Ray actors find them through their registered names (`curator.jobs.registry`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pyarrow as pa
 
 from curator.jobs.engines import Stage
 
-STANDIN_STAGES = "curator.jobs.testing:standin_stages"
-STANDIN_COMPUTE = "curator.jobs.testing:standin_compute"
+STANDIN_STAGES = "standin.stages"
+STANDIN_COMPUTE = "standin.compute"
 
 
 def _vector(text: str, dim: int) -> np.ndarray:
@@ -88,7 +88,7 @@ class StandinConfig:
 def standin_stages(config: dict[str, Any]) -> list[Stage]:
     kwargs = {"dim": config.get("dim", 8), "delay": config.get("embed_delay", 0.0),
               "calls_file": config.get("calls_file")}
-    return [Stage("embed", "curator.jobs.testing:HashScorer", kwargs,
+    return [Stage("embed", "scorer.hash", kwargs,
                   {"emb_prompt": "emb_prompt", "emb_a": "emb_a", "emb_b": "emb_b"})]
 
 
@@ -138,8 +138,8 @@ def standin_compute(pairs: pa.Table, config: dict[str, Any], *, features: dict[s
 
 # -- reward-model jobs without the ensemble: the product path of the reward stage, for tests and bench/ --
 
-REWARD_STAGES = "curator.jobs.testing:reward_stages"
-REWARD_COMPUTE = "curator.jobs.testing:reward_compute"
+REWARD_STAGES = "reward-only.stages"
+REWARD_COMPUTE = "reward-only.compute"
 
 
 def reward_stages(config: dict[str, Any]) -> list[Stage]:

@@ -25,7 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curator.jobs.engines import Stage, compute_features, load_object
+from curator.jobs.engines import Stage, compute_features
+from curator.jobs.registry import lookup
 from curator.jobs.workdir import (
     CANCELLED,
     CLUSTERS,
@@ -40,8 +41,8 @@ from curator.jobs.workdir import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_COMPUTE = "curator.jobs.worker:compute_signals"
-DEFAULT_STAGES = "curator.jobs.stages:signal_stages"
+DEFAULT_COMPUTE = "signals.compute"  # registered names (`curator.jobs.registry`)
+DEFAULT_STAGES = "signals.stages"
 
 # Share of the progress bar taken by the feature stages when there are any.
 FEATURE_SHARE = 0.4
@@ -109,7 +110,7 @@ def run(work_dir: str | Path) -> str:
         progress(0.0, "reading input", force=True)
         pairs = pq.read_table(wd.file(INPUT))
         config = spec["config"]
-        stages: list[Stage] = load_object(spec.get("stages") or DEFAULT_STAGES)(config)
+        stages: list[Stage] = lookup(spec.get("stages") or DEFAULT_STAGES)(config)
         share = FEATURE_SHARE if stages else 0.0
         logger.info("job %s: %d pairs, engine %s, stages %s", spec.get("job_id"), pairs.num_rows,
                     spec.get("engine", "local"), [s.name for s in stages])
@@ -118,7 +119,7 @@ def run(work_dir: str | Path) -> str:
             batch_size=int(spec.get("batch_size", 256)), checkpoint_rows=int(spec.get("checkpoint_rows", 8192)),
             actors=spec.get("actors"), ray_address=spec.get("ray_address"),
             on_progress=lambda f, m: progress(share * f, m), should_stop=wd.is_cancel_requested)
-        compute = load_object(spec.get("compute") or DEFAULT_COMPUTE)
+        compute = lookup(spec.get("compute") or DEFAULT_COMPUTE)
         result = compute(pairs, config, features=features,
                          on_progress=lambda stage, f: progress(share + (1 - share) * f, stage),
                          should_stop=wd.is_cancel_requested)

@@ -202,7 +202,7 @@ def run(cfg: EmbeddedRewardRunConfig, run_dir: str | Path) -> dict[str, Any]:
             tm = test_diff @ w
             values["eval_accuracy"] = float((tm > 0).mean())
             values["eval_loss"] = float(np.mean(np.logaddexp(0.0, -tm)))
-        writer.log(epoch, float(epoch), **values)
+        writer.log(epoch, float(epoch), max_steps=epochs, **values)
 
     w = fit_bt(diff, margins=margins, learning_rate=cfg.learning_rate, epochs=epochs,
                weight_decay=cfg.weight_decay, on_epoch=log_epoch)

@@ -3,7 +3,9 @@
 Each line is one logging step: ``{"step": int, "epoch": float, "time": unix seconds, <metric>: float}``
 with the metric names the trainer logs (``loss``, ``accuracy``, ``margin``, ``eval_accuracy``, and
 for DPO ``rewards/accuracies``, ``rewards/margins``, ...). `JsonlMetrics` writes them from a
-transformers `TrainerCallback`; the embedded trainer calls `MetricsWriter.log` itself.
+transformers `TrainerCallback`; the embedded trainer calls `MetricsWriter.log` itself. Given the
+run's step count, each line also updates ``progress.json`` beside it (step / steps), which
+`curator.jobs.sync` copies into the jobs table as for any job.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import math
 import time
 from pathlib import Path
 from typing import Any
+
+from curator.jobs.workdir import PROGRESS, write_json_atomic
 
 
 def _clean(value: Any) -> Any:
@@ -30,12 +34,15 @@ class MetricsWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def log(self, step: int, epoch: float | None = None, **values: Any) -> None:
+    def log(self, step: int, epoch: float | None = None, *, max_steps: int | None = None, **values: Any) -> None:
         record = {"step": int(step), "epoch": None if epoch is None else float(epoch), "time": time.time(),
                   **{k: _clean(v) for k, v in values.items()}}
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
             fh.flush()
+        if max_steps:
+            write_json_atomic(self.path.with_name(PROGRESS), {"progress": min(1.0, int(step) / max_steps),
+                                                              "message": f"step {int(step)}/{max_steps}"})
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
@@ -70,6 +77,7 @@ def make_callback(path: str | Path) -> Any:
                    **kwargs: Any) -> None:
             if state.is_world_process_zero and logs:
                 values = {k: v for k, v in logs.items() if k not in ("step", "epoch", "time")}
-                writer.log(state.global_step, logs.get("epoch", state.epoch), **values)
+                writer.log(state.global_step, logs.get("epoch", state.epoch), max_steps=state.max_steps or None,
+                           **values)
 
     return JsonlMetrics()

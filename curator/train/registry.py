@@ -1,6 +1,7 @@
 """The model registry and re-scoring: close the loop curate -> train -> re-score -> curate.
 
-`register_run(store, run_dir)` records a finished run's model in the store's ``models`` table.
+`register_run(store, run_dir)` records a finished run's model in the store's ``models`` table
+(`curator.jobs.sync` calls it when a training job ends well).
 `submit_rescore(store, model_id, dataset)` queues a signals job whose worker scores every pair with a
 registered reward model (the embedded head, or a TRL sequence-classification model through
 `curator.signals.reward.RewardScorer`, which tokenizes as the reward trainer did) and whose result
@@ -9,12 +10,13 @@ loads as a new signal run (columns: `curator.train.rescore`); `rescore` does the
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curator.errors import CuratorError
-from curator.train.launch import run_config, run_status
+from curator.train.config import config_from_dict
 from curator.train.rescore import COMPUTE, SCORABLE, STAGES, RescoreConfig
 
 if TYPE_CHECKING:
@@ -31,17 +33,22 @@ class RegistryError(CuratorError):
 
 def register_run(store: Store, run_dir: str | Path, *, model_id: str | None = None) -> ModelRecord:
     """Register a finished run's model (its id defaults to the run id); returns the registry row."""
-    info = run_status(run_dir)
-    if info.status != "done":
-        raise RegistryError(f"Run {info.run_id} is {info.status}, not done; only finished runs are registered.")
-    cfg = run_config(run_dir)
-    model_id = model_id or info.run_id
+    run_dir = Path(run_dir).resolve()
+    try:
+        meta = json.loads((run_dir / "meta.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise RegistryError(f"{run_dir} is not a training run folder (no readable meta.json).") from None
+    if not (run_dir / "done.json").exists():
+        raise RegistryError(f"Run {meta.get('run_id')} has not finished (no done.json); only finished runs are "
+                            "registered.")
+    final = json.loads((run_dir / "done.json").read_text())
+    cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()))
+    model_id = model_id or str(meta["run_id"])
     if store.model(model_id) is not None:
         raise RegistryError(f"Model {model_id!r} is registered already.")
     base = getattr(cfg, "base_model", None) or getattr(cfg, "embedder", None)
-    store.register_model(model_id=model_id, kind=cfg.method, path=str(Path(run_dir).resolve() / "model"),
-                         base_model=base, export_id=info.export_id, run_dir=str(Path(run_dir).resolve()),
-                         config=cfg.to_dict(), metrics=info.final)
+    store.register_model(model_id=model_id, kind=cfg.method, path=str(run_dir / "model"), base_model=base,
+                         export_id=meta.get("export_id"), run_dir=str(run_dir), config=cfg.to_dict(), metrics=final)
     return store.model(model_id)
 
 

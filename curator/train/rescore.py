@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-COMPUTE = "curator.train.rescore:compute_rescore"
-STAGES = "curator.train.rescore:no_stages"
+COMPUTE = "rescore.compute"
+STAGES = "rescore.stages"
 SCORABLE = ("embedded", "reward")  # DPO policies have no reward head (their implicit reward needs the reference)
 # Bump when the same model and data would score differently (the cache key changes with it).
 RESCORE_VERSION = 1

@@ -1,9 +1,10 @@
 """The training process: ``python -m curator.train.run <run_dir>``.
 
 Reads ``<run_dir>/config.json``, dispatches on its ``method`` to the launcher (`embedded.run`,
-`reward.run`, `dpo.run`), and leaves exactly one end marker: ``done.json`` (final metrics),
-``error.txt`` (the traceback) or ``cancelled`` (SIGTERM received). Under `accelerate launch` only
-the main process (RANK 0) writes markers. Never opens the DuckDB file.
+`reward.run`, `dpo.run`), and leaves exactly one of the job end markers of `curator.jobs.workdir`:
+``done.json`` (final metrics), ``error.json`` (the error and its traceback) or ``cancelled.json``
+(SIGTERM received; `curator.jobs.cancel` sends it). Under `accelerate launch` only the main process
+(RANK 0) writes markers. Never opens the DuckDB file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from curator.jobs.workdir import CANCELLED, DONE, ERROR, WorkDir
 from curator.train.config import config_from_dict
 
 
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m curator.train.run RUN_DIR", file=sys.stderr)  # noqa: T201
         return 2
     run_dir = Path(argv[0])
+    wd = WorkDir(run_dir)
     main_process = int(os.environ.get("RANK", "0")) == 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stdout)
@@ -58,19 +61,17 @@ def main(argv: list[str] | None = None) -> int:
         final = _launcher(cfg.method)(cfg, run_dir)
     except Cancelled:
         if main_process:
-            (run_dir / "cancelled").write_text(datetime.now(UTC).isoformat(timespec="seconds"))
+            wd.write_json(CANCELLED, {"message": "SIGTERM", "at": datetime.now(UTC).isoformat(timespec="seconds")})
         print("cancelled", flush=True)  # noqa: T201
         return 143
-    except BaseException:
+    except BaseException as e:
         if main_process:
-            (run_dir / "error.txt").write_text(traceback.format_exc())
+            wd.write_json(ERROR, {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()})
         traceback.print_exc(file=sys.stdout)
         return 1
     if main_process:
         final = {**final, "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        tmp = run_dir / "done.json.tmp"
-        tmp.write_text(json.dumps(final, indent=2, default=str))
-        tmp.replace(run_dir / "done.json")
+        wd.write_json(DONE, final)
     print(f"done: {json.dumps(final, default=str)}", flush=True)  # noqa: T201
     return 0
 

@@ -97,7 +97,9 @@ def retry_job(job_id: str) -> None:
         data.invalidate()
         st.session_state[keys.SIG_NOTICE] = ("info", f"Nothing to retry: run {handle.run_id} has these signals.")
     else:
-        st.session_state[keys.SIG_NOTICE] = ("success", f"Job {job_id} queued again; finished stages are reused.")
+        job = data.get_store().job(job_id)
+        reused = "; finished stages are reused" if job is not None and job.kind == "signals" else ""
+        st.session_state[keys.SIG_NOTICE] = ("success", f"Job {job_id} queued again{reused}.")
 
 
 def jobs_frame(rows: list[Job]) -> pd.DataFrame:
@@ -107,6 +109,7 @@ def jobs_frame(rows: list[Job]) -> pd.DataFrame:
 
     return pd.DataFrame({
         "job": [j.job_id for j in rows],
+        "kind": [jobs.kind_label(j) for j in rows],
         "status": [f"{STATUS_ICONS.get(j.status, '')} {j.status}" for j in rows],
         "progress": [float(j.progress) for j in rows],
         "dataset": [j.dataset or "" for j in rows],
@@ -115,7 +118,7 @@ def jobs_frame(rows: list[Job]) -> pd.DataFrame:
         "run": [j.run_id or "" for j in rows],
         "attempts": [j.attempts for j in rows],
         "created": [ago(j.created_at) for j in rows],
-    }, columns=["job", "status", "progress", "dataset", "engine", "message", "run", "attempts", "created"])
+    }, columns=["job", "kind", "status", "progress", "dataset", "engine", "message", "run", "attempts", "created"])
 
 
 JOBS_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent")}

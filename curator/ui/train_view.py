@@ -1,20 +1,20 @@
-"""The Train page's parts: start a run from an export, the runs table, live curves, cancel, register, re-score.
+"""The Train page's parts: start a run from an export, the runs table, live curves, cancel, re-score.
 
-Training runs in its own process (`curator.train.start_run`); this module only writes a config,
-starts the process and reads the run folder (status markers, metrics JSONL, log). The live part is an
-``st.fragment`` that reruns every second while the run is going, so the rest of the page stays still.
-Runs live beside the database: ``<db folder>/runs``.
+A training run is a job of kind ``train`` (`curator.train.submit_run`): the jobs table has its state
+(the Jobs page lists it too), its own process does the work, and the sync that sees it finish
+registers its model. This module only builds the config and reads the run (job row, metrics JSONL,
+log). The live part is an ``st.fragment`` that reruns every second while the run is going, so the
+rest of the page stays still. Runs live beside the database: ``<db folder>/runs``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from curator import train
+from curator import jobs, train
 from curator.errors import CuratorError
 from curator.ui import auth, data, keys
 from curator.ui.config_form import config_from_state, config_widgets
@@ -51,10 +51,6 @@ def config_fields(method: str) -> None:
         config_widgets(cls, config_prefix(method), exclude=(*shown, "data"))
 
 
-def runs_root() -> Path:
-    return Path(data.db_path()).parent / "runs"
-
-
 def run_config(export_path: str) -> Any:
     """The run config the form describes; ValueError names a missing or bad field."""
     method = st.session_state.get(keys.TRN_METHOD, "embedded")
@@ -62,33 +58,26 @@ def run_config(export_path: str) -> Any:
 
 
 def start(export_id: str, export_path: str) -> None:
-    """on_click of Start: write the run folder and start the process; remember the run."""
+    """on_click of Start: write the run folder and queue the job (it starts at once); remember the run."""
     auth.require_admin("Training")
     try:
         cfg = run_config(export_path)
-        info = train.start_run(cfg, runs_root(), export_id=export_id)
+        info = train.submit_run(data.get_store(), cfg, export_id=export_id)
     except (ValueError, CuratorError) as e:
         st.session_state[keys.TRN_NOTICE] = ("error", f"Not started: {e}")
         return
     st.session_state[keys.TRN_RUN] = info.run_id
-    st.session_state[keys.TRN_NOTICE] = ("success", f"Started run {info.run_id}.")
+    st.session_state[keys.TRN_NOTICE] = ("success", f"Started run {info.run_id} ({info.status}).")
 
 
-def cancel(run_dir: str) -> None:
+def cancel(run_id: str) -> None:
     auth.require_admin("Cancelling a training run")
-    info = train.cancel_run(run_dir)
-    st.session_state[keys.TRN_NOTICE] = ("info", f"Run {info.run_id} is {info.status}.")
-
-
-def register(run_dir: str) -> None:
-    auth.require_admin("Registering a model")
     try:
-        record = train.register_run(data.get_store(), run_dir)
+        info = train.cancel_run(data.get_store(), run_id)
     except CuratorError as e:
         st.session_state[keys.TRN_NOTICE] = ("error", str(e))
         return
-    data.invalidate()
-    st.session_state[keys.TRN_NOTICE] = ("success", f"Registered model {record.model_id}.")
+    st.session_state[keys.TRN_NOTICE] = ("info", f"Run {info.run_id}: {'cancelling' if not info.finished else info.status}.")
 
 
 def rescore(model_id: str) -> None:
@@ -117,12 +106,16 @@ def notice() -> None:
 
 
 def list_runs() -> list[train.RunInfo]:
-    return train.list_runs(runs_root())
+    return train.list_runs(data.get_store())
 
 
 def runs_frame(runs: list[train.RunInfo]) -> pd.DataFrame:
-    return pd.DataFrame([{"run": r.run_id, "method": r.method, "status": r.status, "export": r.export_id,
-                          "eval accuracy": r.final.get("eval_accuracy"), "started": r.created_at} for r in runs])
+    return pd.DataFrame([{"run": r.run_id, "method": r.method, "status": r.status, "progress": r.progress,
+                          "export": r.export_id, "eval accuracy": r.final.get("eval_accuracy"),
+                          "model": r.model_id or "", "started": r.created_at} for r in runs])
+
+
+RUNS_COLUMNS = {"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent")}
 
 
 def curves(metrics: list[dict[str, Any]]) -> pd.DataFrame:
@@ -134,25 +127,25 @@ def curves(metrics: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.groupby("step")[cols].last() if cols else pd.DataFrame()
 
 
-def registered_ids() -> set[str]:
-    return {m.model_id for m in data.get_store().models()}
-
-
-def run_panel(run_dir: str) -> None:
+def run_panel(run_id: str) -> None:
     """Status, curves, log and actions of one run; polls every second while it runs."""
-    info = train.run_status(run_dir)
+    info = train.run_info(data.get_store(), run_id)
     st.session_state[POLLING] = not info.finished
-    st.fragment(_panel, run_every=POLL if not info.finished else None)(run_dir)
+    st.fragment(_panel, run_every=POLL if not info.finished else None)(run_id)
 
 
-def _panel(run_dir: str) -> None:
-    info = train.run_status(run_dir)
+def _panel(run_id: str) -> None:
+    store = data.get_store()
+    jobs.sync(store)  # the run's progress and end come from its job
+    info = train.run_info(store, run_id)
     if info.finished and st.session_state.get(POLLING):
         st.session_state[POLLING] = False
+        data.invalidate()  # a finished run registered its model
         st.rerun()  # the whole page: the runs table and the actions change once the run ends
     notice()  # a button of this fragment reruns only the fragment
-    st.markdown(f"**Run {inline(info.run_id)}** · {info.method} · **{info.status}**")
-    frame = curves(train.run_metrics(run_dir))
+    progress = f" · {info.progress:.0%}" if info.status == "running" else ""
+    st.markdown(f"**Run {inline(info.run_id)}** · {info.method} · **{info.status}**{progress}")
+    frame = curves(train.run_metrics(info.run_dir))
     if not frame.empty:
         acc = [c for c in frame.columns if "accura" in c]
         left, right = st.columns(2)
@@ -161,26 +154,25 @@ def _panel(run_dir: str) -> None:
             right.line_chart(frame[acc], height=220, x_label="step")
     else:
         st.caption("No metrics yet.")
-    with st.expander("Log (last lines)", expanded=info.status in ("failed", "lost")):
-        st.code(train.run_log(run_dir, tail_chars=6000) or "(empty)", language=None)
+    with st.expander("Log (last lines)", expanded=info.status == "failed"):
+        st.code(train.run_log(info.run_dir, tail_chars=6000) or "(empty)", language=None)
     if info.error:
         st.error(inline(info.error.strip().splitlines()[-1], max_chars=400))
     if not info.finished:
-        st.button("Cancel", key="trn.cancel", icon=":material/stop:", on_click=cancel, args=(run_dir,))
+        st.button("Cancel", key="trn.cancel", icon=":material/stop:", on_click=cancel, args=(run_id,))
         return
     if info.status != "done":
         return
     shown = [(k, v) for k, v in info.final.items() if isinstance(v, int | float) and not isinstance(v, bool)]
     for col, (name, value) in zip(st.columns(max(len(shown), 1)), shown, strict=False):
         col.metric(name.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else f"{value:,}")
-    if info.run_id not in registered_ids():
-        st.button("Register model", key="trn.register", icon=":material/bookmark_add:", on_click=register,
-                  args=(run_dir,))
-    elif info.method in ("embedded", "reward"):
+    if info.model_id:
+        st.caption(f"Registered as model {inline(info.model_id)}.")
+    if info.model_id and info.method in ("embedded", "reward"):
         with st.container(horizontal=True, vertical_alignment="bottom"):
             names = [d.name for d in data.datasets()]
             if st.session_state.get(keys.TRN_RESCORE_DS) not in names and st.session_state.get(keys.DATASET) in names:
                 st.session_state[keys.TRN_RESCORE_DS] = st.session_state[keys.DATASET]  # the sidebar's dataset
             st.selectbox("Re-score dataset", names, key=keys.TRN_RESCORE_DS)
             st.button("Re-score as a signal run", key="trn.rescore", icon=":material/insights:", on_click=rescore,
-                      args=(info.run_id,))
+                      args=(info.model_id,))

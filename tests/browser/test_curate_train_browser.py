@@ -1,5 +1,6 @@
 """Curate -> export -> train in Debian chromium: build a selection, export it, start the embedded
-training, watch its curve appear. Screenshots go to test-artifacts/ (curate.png, train.png).
+training, watch its curve appear, find the run on the Jobs page. Screenshots go to test-artifacts/ (curate.png,
+train.png, jobs.png).
 
 Same setup as test_app_browser.py (browser_support.py: its own server on a free 127.0.0.1 port,
 /usr/bin/chromium driven by playwright's sync API, skipped when chromium is missing), with a fresh database so the exports and
@@ -55,4 +56,9 @@ def test_select_export_train(curate_url, artifacts_dir):
         expect(status.first).to_be_visible(timeout=240_000)
         expect(pg.get_by_test_id("stVegaLiteChart").first).to_be_visible()
         shoot(pg, artifacts_dir, "train")
+        # the run is a job: the Jobs page lists it with its kind (the grid's hidden copy holds the cells)
+        pg.get_by_role("link", name="Jobs").click()
+        wait_for_app(pg)
+        expect(pg.get_by_test_id("stDataFrame").first.locator("td").filter(has_text="train:embedded")).to_have_count(1)
+        shoot(pg, artifacts_dir, "jobs")
         rec.assert_clean()

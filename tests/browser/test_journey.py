@@ -4,7 +4,7 @@ the other, as a person would do it:
 ingest a JSONL upload (Home) -> compute signals (Signals) -> lasso a cluster on the map (Map) and see
 it become the Browse filter -> judge with the reward ensemble and route a human budget to a queue
 (Routing) -> label three pairs with the keyboard (Label) -> see agreement (Agreement) -> export
-(Curate) -> embedded training with its curve (Train) -> register and re-score the data with the
+(Curate) -> embedded training with its curve (Train), registered when done -> re-score the data with the
 trained model.
 
 Each step is asserted in the page, and at the end (the server stopped, so the DuckDB file is free) in
@@ -222,11 +222,10 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
         shots.append(shoot(pg, artifacts_dir, "journey-09-train"))
         done("train")
 
-        # 9. Register the model and re-score the dataset with it: a job whose result is a new signal run.
+        # 9. The finished run registered its model; re-score the dataset with it: a job whose result is a
+        # new signal run.
         model_id = runs[0].name
-        pg.get_by_role("button", name="Register model").click()
-        wait_for_app(pg)
-        expect(pg.get_by_text(f"Registered model {model_id}")).to_be_visible()
+        expect(pg.get_by_text(f"Registered as model {model_id}")).to_be_visible()
         pg.get_by_role("button", name="Re-score as a signal run").click()
         wait_for_app(pg)
         started_note = pg.get_by_test_id("stAlertContentInfo").filter(has_text=f"Re-scoring {DATASET} with {model_id}")

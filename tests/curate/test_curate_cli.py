@@ -59,28 +59,29 @@ def test_recipe_commands(db, tmp_path):
 def test_train_reward_builds_the_config(monkeypatch, tmp_path):
     seen = {}
 
-    def fake_start(cfg, runs, export_id=None):
-        seen.update(cfg=cfg, runs=runs, export_id=export_id)
-        return SimpleNamespace(run_id="r1", run_dir=tmp_path, status="running", final={})
+    def fake_submit(store, cfg, export_id=None, runs_dir=None):
+        seen.update(cfg=cfg, runs=runs_dir, export_id=export_id)
+        return SimpleNamespace(run_id="r1", run_dir=tmp_path, status="running", final={}, model_id=None)
 
-    monkeypatch.setattr("curator.train.start_run", fake_start)
-    data = tmp_path / "exp1"
+    monkeypatch.setattr("curator.train.submit_run", fake_submit)
+    data, db = tmp_path / "exp1", tmp_path / "c.duckdb"
     data.mkdir()
     result = invoke("train", "reward", "--data", data, "--base", "tiny/model", "--lr", "2e-5", "--lora",
-                    "--warmup-steps", "0.1", "--no-shuffle", "--runs", tmp_path / "runs", "--detach", "--json")
+                    "--warmup-steps", "0.1", "--no-shuffle", "--runs", tmp_path / "runs", "--detach", "--json",
+                    "--db", db)
     assert result.exit_code == 0, result.output
     cfg = seen["cfg"]
     assert type(cfg).__name__ == "RewardRunConfig" and seen["export_id"] == "exp1"
     assert (cfg.base_model, cfg.learning_rate, cfg.use_lora, cfg.warmup_steps, cfg.shuffle, cfg.data) == (
         "tiny/model", 2e-5, True, 0.1, False, str(data))
-    result = invoke("train", "embedded", "--data", data, "--epochs", "5", "--embedder", "minilm", "--detach")
+    result = invoke("train", "embedded", "--data", data, "--epochs", "5", "--embedder", "minilm", "--detach", "--db", db)
     assert result.exit_code == 0 and type(seen["cfg"]).__name__ == "EmbeddedRewardRunConfig"
     assert (seen["cfg"].num_train_epochs, seen["cfg"].embedder) == (5.0, "minilm")
-    result = invoke("train", "dpo", "--data", data, "--base", "m", "--beta", "0.3", "--detach")
+    result = invoke("train", "dpo", "--data", data, "--base", "m", "--beta", "0.3", "--detach", "--db", db)
     assert result.exit_code == 0 and (type(seen["cfg"]).__name__, seen["cfg"].beta) == ("DPORunConfig", 0.3)
-    bad = invoke("train", "dpo", "--data", data, "--base", "m", "--beta", "0", "--detach")
+    bad = invoke("train", "dpo", "--data", data, "--base", "m", "--beta", "0", "--detach", "--db", db)
     assert bad.exit_code != 0 and "`beta` must be > 0" in bad.output
-    missing = invoke("train", "reward", "--data", data, "--detach")
+    missing = invoke("train", "reward", "--data", data, "--detach", "--db", db)
     assert missing.exit_code != 0 and "`base_model` is required" in missing.output
 
 

@@ -99,3 +99,19 @@ def empty_store_db(tmp_path: Path, monkeypatch):
     path = tmp_path / "empty.duckdb"
     monkeypatch.setenv("CURATOR_DB", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_training_left_behind():
+    """Kill the job processes a test started and left running (a failed assertion mid-run)."""
+    yield
+    import os
+    import signal
+
+    from curator.jobs import supervisor
+
+    for pid, proc in list(supervisor._PROCS.items()):
+        if proc.poll() is None:
+            os.killpg(pid, signal.SIGKILL)
+            proc.wait(10)
+        supervisor._PROCS.pop(pid, None)

@@ -42,12 +42,12 @@ def test_defaults_are_safe():
 
 
 def test_several_gpus_use_accelerate_launch(monkeypatch, tmp_path):
-    from curator.train import launch
+    from curator.train import runs
 
-    monkeypatch.setattr(launch, "_gpu_count", lambda: 2)
-    cmd = launch.build_command(RewardRunConfig(data="d", base_model="m"), tmp_path)
+    monkeypatch.setattr(runs, "_gpu_count", lambda: 2)
+    cmd = runs.build_command(RewardRunConfig(data="d", base_model="m"), tmp_path)
     assert cmd[1:6] == ["-m", "accelerate.commands.launch", "--num_processes", "2", "-m"]
     assert cmd[-2:] == ["curator.train.run", str(tmp_path)]
-    assert launch.build_command(EmbeddedRewardRunConfig(data="d"), tmp_path)[1:3] == ["-m", "curator.train.run"]
-    monkeypatch.setattr(launch, "_gpu_count", lambda: 1)
-    assert "accelerate.commands.launch" not in launch.build_command(DPORunConfig(data="d", base_model="m"), tmp_path)
+    assert runs.build_command(EmbeddedRewardRunConfig(data="d"), tmp_path)[1:3] == ["-m", "curator.train.run"]
+    monkeypatch.setattr(runs, "_gpu_count", lambda: 1)
+    assert "accelerate.commands.launch" not in runs.build_command(DPORunConfig(data="d", base_model="m"), tmp_path)

@@ -1,5 +1,5 @@
-"""The TRL launchers on tiny Llama models saved to folders: reward (in a real background process, then
-registered and re-scoring), DPO in-process, and the conversational + LoRA paths."""
+"""The TRL launchers on tiny Llama models saved to folders: reward (a training job in a real background
+process, registered when it ends, then re-scoring), DPO in-process, and the conversational + LoRA paths."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from curator.train import (
     DPORunConfig,
     RewardRunConfig,
     dpo,
-    register_run,
     rescore,
     reward,
     run_log,
     run_metrics,
-    start_run,
+    submit_run,
     wait_run,
 )
 
@@ -25,14 +24,15 @@ TINY = dict(max_steps=4, logging_steps=1, per_device_train_batch_size=4, max_len
 
 def test_reward_background_register_rescore(toy_store, toy_export, tiny_model_dir, tmp_path):
     cfg = RewardRunConfig(data=str(toy_export.path), base_model=tiny_model_dir("reward"), learning_rate=1e-3, **TINY)
-    info = wait_run(start_run(cfg, tmp_path / "runs", export_id=toy_export.export_id).run_dir, timeout_s=400)
+    run_id = submit_run(toy_store, cfg, export_id=toy_export.export_id, runs_dir=tmp_path / "runs").run_id
+    info = wait_run(toy_store, run_id, timeout_s=400)
     assert info.status == "done", run_log(info.run_dir)
     steps = [m for m in run_metrics(info.run_dir) if "loss" in m and "eval_loss" not in m]
     assert [m["step"] for m in steps] == [1, 2, 3, 4] and all("accuracy" in m and "margin" in m for m in steps)
     assert any("eval_accuracy" in m for m in run_metrics(info.run_dir))
     assert info.final["eval_pairs"] == toy_export.n_test and info.final["dropped_long_pairs"] == 0
     assert (info.run_dir / "model" / "config.json").exists()
-    model = register_run(toy_store, info.run_dir)
+    model = toy_store.model(info.model_id)  # registered by the sync that saw the job end
     assert model.kind == "reward" and model.base_model == cfg.base_model
     run_id = rescore(toy_store, model.model_id, "toy")
     signals = toy_store.signals(run_id, ("margin", "p_correct"))
