@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from curator.schema import DECIDES_TOP_SHARE
 from curator.signals.features import FeatureConfig, FeatureResult, LabelGroup, compute_features
 
 if TYPE_CHECKING:
@@ -197,30 +198,19 @@ def feature_report(store: Store, run_id: str) -> dict[str, Any]:
             "weights": store.feature_weights(run_id).to_pylist()}
 
 
-def decided_pairs(store: Store, run_id: str, latent: int, *, top_share: float = 0.05) -> list[str]:
+def decided_pairs(store: Store, run_id: str, latent: int, *, top_share: float = DECIDES_TOP_SHARE) -> list[str]:
     """Pairs a feature decides: its strongest activations (the top `top_share` of the pairs where it
     fires, the band its name comes from) whose label went the way the feature pulls.
 
     "The way the feature pulls" is the sign of its length-controlled coefficient: with a positive
     coefficient the response with more of the feature is the chosen one. These are the pairs to
     drop or to send to human review when a feature rewards something it should not (the paper's
-    relabel-the-harmful-examples use). Strongest first.
+    relabel-the-harmful-examples use); the Browse filter ``feature_test="decides"`` shows the same
+    pairs. Strongest first.
     """
     if not 0 < top_share <= 1:
         raise ValueError(f"`top_share` must be in (0, 1], got {top_share}.")
-    row = next((r for r in store.feature_latents(run_id, include_hidden=True).to_pylist() if r["latent"] == latent),
-               None)
-    if row is None or row["coef"] is None:
-        return []
-    acts = store.feature_activation_labels(run_id, latent)
-    n_top = max(1, int(np.ceil(top_share * acts.num_rows)))
-    pull = 1.0 if row["coef"] > 0 else -1.0
-    out = []
-    for pair_id, act, label in zip(*(acts.column(c).to_pylist()[:n_top] for c in ("pair_id", "activation", "label")),
-                                   strict=True):
-        if label in ("a", "b") and np.sign(act) * (1.0 if label == "a" else -1.0) * pull > 0:
-            out.append(pair_id)
-    return out
+    return store.feature_decided_pairs(run_id, latent, top_share=top_share)
 
 
 def card_features(store: Store, dataset: str, *, top: int = 8) -> dict[str, Any]:

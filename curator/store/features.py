@@ -8,6 +8,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from curator.schema import DECIDES_TOP_SHARE
+from curator.store.filters import feature_decides_sql
+
 LATENT_COLUMNS = ("latent", "status", "duplicate_of", "prevalence", "coef", "coef_low", "coef_high", "p_value",
                   "significant", "selected", "direction", "name", "terms", "length_ratio", "top_pairs")
 _JSON_COLUMNS = ("terms", "top_pairs")
@@ -109,3 +112,10 @@ class FeaturesMixin:
             SELECT a.pair_id, a.activation, p.label FROM feature_activations a JOIN pairs p USING (pair_id)
             WHERE a.run_id = ? AND a.latent = ? ORDER BY abs(a.activation) DESC, a.pair_id""",
                           [run_id, int(latent)], op="feature_activation_labels")
+
+    def feature_decided_pairs(self, run_id: str, latent: int, *, top_share: float = DECIDES_TOP_SHARE) -> list[str]:
+        """Pair ids a feature decides (`curator.store.filters.feature_decides_sql`), strongest first."""
+        sql, params = feature_decides_sql(run_id, latent, top_share)
+        table = self.query(f"SELECT pair_id FROM ({sql}) ORDER BY abs(activation) DESC, pair_id", params,
+                           op="feature_decided_pairs")
+        return table.column("pair_id").to_pylist()

@@ -23,11 +23,6 @@ TOP_PAIRS = 5
 WEIGHT_KINDS = {"source": "label source", "annotator": "annotator", "cluster": "cluster"}
 
 
-@st.cache_data(ttl=data.TTL, max_entries=32, show_spinner=False)
-def _runs(db: str, dataset: str) -> list[FeatureRun]:
-    return Store.open(db).feature_runs(dataset)
-
-
 @st.cache_data(ttl=data.TTL, max_entries=16, show_spinner="Loading features…")
 def _latents(db: str, run_id: str) -> pd.DataFrame:
     return Store.open(db).feature_latents(run_id, include_hidden=True).to_pandas()
@@ -45,7 +40,7 @@ def _pairs(db: str, run_id: str, latent: int, limit: int) -> pd.DataFrame:
 
 def run_picker(dataset: str) -> FeatureRun | None:
     """Sidebar choice of the feature run (newest first). None: no run yet."""
-    runs = {r.run_id: r for r in _runs(data.db_path(), dataset)}
+    runs = {r.run_id: r for r in data.feature_runs(dataset)}
     if not runs:
         return None
     if st.session_state.get(keys.FEAT_RUN) not in runs:
@@ -203,9 +198,13 @@ def decided(run_id: str, latent: int) -> list[str]:
 
 
 def open_decided(run_id: str, latent: int) -> None:
-    """Hand the pairs a feature decides to the Browse page (a callback would not switch pages)."""
-    keys.set_selection(decided(run_id, latent), source=f"feature {latent} decides")
-    st.switch_page(keys.BROWSE_PAGE)
+    """Open Browse filtered to the pairs a feature decides: its feature filter, set through session
+    state as bound widgets must be (a callback would not switch pages)."""
+    keys.clear_selection()
+    st.session_state[keys.FEATURE_RUN] = run_id
+    st.session_state[keys.FEATURE] = int(latent)
+    st.session_state[keys.FEATURE_TEST] = "decides"
+    keys.switch_page(keys.BROWSE_PAGE)
 
 
 def may_review() -> bool:
