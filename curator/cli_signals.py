@@ -50,6 +50,7 @@ def signals(
     folds: Annotated[int, typer.Option("--folds", min=2, help="Cross-fitting folds: every margin is "
                                                               "out-of-sample.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    features: Annotated[bool, typer.Option("--features", help=SignalConfig.help()["features"])] = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     scorer: ScorerConfig | None = None,
@@ -62,7 +63,7 @@ def signals(
     from curator import jobs
 
     cfg = SignalConfig(embedder=embedder, rewards=tuple(reward or ()), n_folds=folds, seed=seed,
-                       scorer=scorer or ScorerConfig())
+                       scorer=scorer or ScorerConfig(), features=features)
     from curator.cli import _hand_over, _store_or_app
 
     store = _store_or_app(db)

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 import curator
 from curator.errors import JobError, StoreError
-from curator.jobs import imports
+from curator.jobs import feature_step, imports
 from curator.jobs.engines import ENGINES, RAY_MISSING
 from curator.jobs.workdir import (
     CANCELLED,
@@ -141,6 +141,8 @@ def submit_signals(store: Store, dataset: str, cfg: SignalsConfig, *, engine: st
         pq.write_table(pairs, tmp)
         os.replace(tmp, wd.file(INPUT))
         params = {"config": cfg.to_dict(), "engine": engine, "dataset_version": version}
+        if feature_step.wanted(params["config"]):
+            feature_step.export_judgements(store, dataset, wd)
         wd.write_json(CONFIG, {"job_id": job_id, "kind": KIND, "dataset": dataset, "dataset_version": version,
                                "cache_key": key, "engine": engine, "config": params["config"],
                                "batch_size": batch_size, "checkpoint_rows": checkpoint_rows, "actors": actors,
@@ -315,8 +317,9 @@ def _load_result(store: Store, job: Job, wd: WorkDir, done: dict[str, Any]) -> N
     except (ValueError, OSError, StoreError) as e:
         store.fail_job(job.job_id, f"The worker finished but its result could not be loaded: {e}")
         return
+    features = feature_step.load_into_store(store, job, wd)  # {} unless the config asked for features
     store.finish_job(job.job_id, {"run_id": run_id, **{k: done[k] for k in ("rows", "models", "flags", "elapsed_s",
-                                                                            "engine") if k in done}})
+                                                                            "engine") if k in done}, **features})
     logger.info("job %s done: loaded run %s (%s rows)", job.job_id, run_id, done.get("rows"))
 
 

@@ -71,6 +71,7 @@ RUN = "sig.run"  # the signal run shown on Signals and Map (kept across both pag
 RUN_NEXT = "sig.run_next"  # a run to select on the next run of the picker (a job just loaded it)
 SIG_EMBEDDER, SIG_REWARDS, SIG_ENGINE = "sig.embedder", "sig.rewards", "sig.engine"
 SIG_FOLDS, SIG_SEED = "sig.folds", "sig.seed"
+SIG_FEATURES = "sig.features"  # also compute the feature run (SignalConfig.features)
 SIG_SCORER = "sig.scorer."  # prefix: one key per ScorerConfig field (curator.ui.config_form)
 SIG_NOTICE = "sig.notice"  # the last submit's or finished job's message, shown once
 SIG_GROUP = "sig.group"  # margin histogram grouping

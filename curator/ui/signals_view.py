@@ -85,6 +85,8 @@ def start_form(dataset: str) -> None:
         st.text_area("Reward models (optional)", key=keys.SIG_REWARDS, height=68,
                      placeholder="one Hugging Face reward model per line (local path or hub id)",
                      help="Each joins the embedded Bradley-Terry ensemble; a GPU makes them practical.")
+        st.checkbox("Also compute preference features (Features page)", key=keys.SIG_FEATURES,
+                    help=SignalConfig.help()["features"])
         with st.expander("Reward-model scoring", icon=":material/tune:"):
             config_widgets(ScorerConfig, keys.SIG_SCORER)
         st.form_submit_button("Compute signals", type="primary", icon=":material/play_arrow:",
@@ -98,7 +100,8 @@ def start_job(dataset: str) -> None:
     try:
         cfg = SignalConfig(embedder=(s.get(keys.SIG_EMBEDDER) or "default").strip(),
                            rewards=parse_models(s.get(keys.SIG_REWARDS, "")), n_folds=int(s.get(keys.SIG_FOLDS, 5)),
-                           seed=int(s.get(keys.SIG_SEED, 0)), scorer=config_from_state(ScorerConfig, keys.SIG_SCORER))
+                           seed=int(s.get(keys.SIG_SEED, 0)), scorer=config_from_state(ScorerConfig, keys.SIG_SCORER),
+                           features=bool(s.get(keys.SIG_FEATURES, False)))
         handle = jobs.submit_signals(data.get_store(), dataset, cfg, engine=s.get(keys.SIG_ENGINE, "local"))
     except (CuratorError, ValueError, ImportError) as e:
         s[keys.SIG_NOTICE] = ("error", f"The job was not started: {inline(str(e), max_chars=500)}")
