@@ -232,3 +232,64 @@ def card_features(store: Store, dataset: str, *, top: int = 8) -> dict[str, Any]
         "top": [{"latent": r["latent"], "name": r["name"], "direction": r["direction"],
                  "coef": None if r["coef"] is None else round(r["coef"], 3), "p_value": r["p_value"],
                  "prevalence": round(r["prevalence"], 4)} for r in rows]}}
+
+
+def stored_result(store: Store, run_id: str) -> tuple[FeatureResult, pa.Table]:
+    """A stored run as a `FeatureResult` over the dataset's pairs (in source order), and those pairs.
+
+    Top pairs become row indices again and the activations a dense (N, M) matrix (zero where the
+    latent does not fire, and for pairs added after the run). Weights are left empty.
+    """
+    run = store_run(store, run_id)
+    pairs = store.pairs_for_compute(run.dataset)
+    row = {p: i for i, p in enumerate(pairs.column("pair_id").to_pylist())}
+    latents = store.feature_latents(run_id, include_hidden=True)
+    top = [None if t is None else json.dumps([row[p] for p in json.loads(t) if p in row])
+           for t in latents.column("top_pairs").to_pylist()]
+    latents = latents.set_column(latents.schema.get_field_index("top_pairs"), "top_pairs", pa.array(top, pa.string()))
+    acts = store.feature_activations(run_id)
+    matrix = np.zeros((pairs.num_rows, int(run.params.get("n_latents", 32))), np.float32)
+    for p, j, a in zip(*(acts.column(c).to_pylist() for c in ("pair_id", "latent", "activation")), strict=True):
+        if p in row:
+            matrix[row[p], j] = a
+    empty = pa.table({"kind": pa.array([], pa.string())})
+    return FeatureResult(latents, matrix, empty, run.summary), pairs
+
+
+def describe_run(store: Store, run_id: str, ask: Callable[[str], str], *, model: str) -> dict[str, Any]:
+    """LLM one-line descriptions of a run's selected features, scored on held-out pairs
+    (`curator.feature_descriptions.describe_features`), stored with the run; returns what was stored."""
+    from curator.feature_descriptions import describe_features
+
+    result, pairs = stored_result(store, run_id)
+    texts = [[t or "" for t in pairs.column(c).to_pylist()] for c in ("response_a", "response_b")]
+    seed = int(store_run(store, run_id).params.get("seed", 0))
+    out = {"features": describe_features(result, *texts, ask, seed=seed)}
+    store.save_feature_texts(run_id, "descriptions", model=model, result=out)
+    return out
+
+
+def principles_run(store: Store, run_id: str, ask: Callable[[str], str], *, model: str, n_train: int = 40,
+                   n_test: int = 40) -> dict[str, Any]:
+    """Inverse Constitutional AI principles of the run's dataset labels with their held-out
+    reconstruction accuracy (`curator.principles.compute_principles`), stored with the run."""
+    from curator.principles import compute_principles
+
+    run = store_run(store, run_id)
+    pairs = store.pairs_for_compute(run.dataset)
+    cols = [*([t or "" for t in pairs.column(c).to_pylist()] for c in ("prompt", "response_a", "response_b")),
+            pairs.column("label").to_pylist()]
+    c = compute_principles(*cols, ask, n_train=n_train, n_test=n_test, seed=int(run.params.get("seed", 0)))
+    out = {"principles": c.principles, "proposals": c.proposals, "accuracy": c.accuracy, "n_test": c.n_test}
+    store.save_feature_texts(run_id, "principles", model=model, result=out)
+    return out
+
+
+def store_run(store: Store, run_id: str) -> FeatureRun:
+    """The stored run `run_id` (a clear error when there is none)."""
+    run = next((r for r in store.feature_runs() if r.run_id == run_id), None)
+    if run is None:
+        from curator.errors import JobError
+
+        raise JobError(f"No feature run {run_id!r}; `curator features DATASET` computes one.")
+    return run

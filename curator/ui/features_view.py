@@ -226,3 +226,66 @@ def review_decided(run_id: str, latent: int, name: str) -> None:
     data.invalidate()
     st.session_state[keys.FEAT_NOTICE] = ("success", f"Queue {inline(queue.queue_id, max_chars=80)} holds "
                                                      f"{len(ids):,} pairs for human review (Label page).")
+
+
+# -- what a language model makes of the features (descriptions, ICAI principles) ------------------
+
+
+@st.cache_data(ttl=data.TTL, max_entries=16, show_spinner=False)
+def _texts(db: str, run_id: str) -> dict[str, dict[str, Any]]:
+    return Store.open(db).feature_texts(run_id)
+
+
+def texts(run_id: str) -> dict[str, dict[str, Any]]:
+    """The newest descriptions / principles stored for a run (`Store.feature_texts`)."""
+    return _texts(data.db_path(), run_id)
+
+
+def _ask(judge: auth.JudgeSettings, *, max_tokens: int) -> Any:
+    from curator.annotate.judges.openai_compat import OpenAIJudge
+
+    client = OpenAIJudge(judge.url, judge.model, api_key=judge.api_key, max_tokens=max_tokens)
+    return lambda prompt: client.ask(prompt)["content"]
+
+
+def judge() -> auth.JudgeSettings | None:
+    """The configured language model, if any (`curator.ui.auth.judge_settings`)."""
+    return auth.judge_settings()
+
+
+def write_texts(run_id: str, kind: str) -> None:
+    """Callback: ask the configured judge for descriptions or principles now and store them (admins only)."""
+    auth.require_admin("Asking the judge")
+    from curator.features import describe_run, principles_run
+
+    settings = judge()
+    if settings is None:
+        return
+    s = st.session_state
+    try:
+        with st.spinner(f"Asking {settings.model}…"):
+            if kind == "descriptions":
+                describe_run(data.get_store(), run_id, _ask(settings, max_tokens=60), model=settings.model)
+            else:
+                principles_run(data.get_store(), run_id, _ask(settings, max_tokens=80), model=settings.model)
+    except (CuratorError, ValueError, OSError, RuntimeError) as e:
+        s[keys.FEAT_NOTICE] = ("error", f"The judge gave no {kind}: {inline(str(e), max_chars=400)}")
+        return
+    data.invalidate()
+    s[keys.FEAT_NOTICE] = ("success", f"{kind.capitalize()} written by {inline(settings.model, max_chars=80)}.")
+
+
+def descriptions_table(found: dict[str, Any], lat: pd.DataFrame) -> pd.DataFrame:
+    """One row per described feature: its term name, the model's line and that line's held-out score."""
+    names = lat.set_index("latent").name.to_dict()
+    rows = found["result"].get("features", [])
+    return pd.DataFrame({"feature": [int(r["latent"]) for r in rows],
+                         "name": [str(names.get(r["latent"]) or "") for r in rows],
+                         "description": [str(r.get("description") or "") for r in rows],
+                         "score": [r.get("score") for r in rows], "scored pairs": [r.get("n_scored") for r in rows]})
+
+
+def principles_table(found: dict[str, Any]) -> pd.DataFrame:
+    rows = found["result"].get("principles", [])
+    return pd.DataFrame({"principle": [str(r["principle"]) for r in rows], "for": [r["for"] for r in rows],
+                         "against": [r["against"] for r in rows], "abstain": [r["abstain"] for r in rows]})

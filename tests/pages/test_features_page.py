@@ -213,3 +213,62 @@ def test_browse_filters_by_feature_activation(features_db):
     at.button(key=f"chip.{keys.FEATURE}").click().run()  # removing the chip removes the filter
     assert at.selectbox(key=keys.FEATURE).value is None
     assert "feature_activation" not in at.dataframe(key=keys.TABLE).value
+
+
+def _llm(prompt: str) -> str:
+    """A scripted judge: describes every feature with injection text, says "A" to every score and vote
+    prompt and proposes one principle."""
+    if prompt.startswith("Below are pairs"):
+        return "longer answers " + INJECTION
+    if prompt.startswith("A person compared"):
+        return "Prefer the response that answers " + INJECTION.replace("\n", " ")
+    return "A"
+
+
+def test_llm_descriptions_and_principles_are_stored_and_shown_as_text(features_db, monkeypatch):
+    from chat_server import ChatServer
+
+    at = _page()
+    assert not _has_button(at, "feat.describe")
+    assert any("Configure a judge" in c.value for c in at.caption)  # no judge: says how to set one
+    with ChatServer(_llm) as server:
+        monkeypatch.setenv("CURATOR_JUDGE_URL", server.url)
+        monkeypatch.setenv("CURATOR_JUDGE_MODEL", "scripted-judge")
+        at = _page()
+        at.button(key="feat.describe").click().run()
+        assert not at.exception, at.exception
+        at.button(key="feat.principles").click().run()
+        assert not at.exception, at.exception
+        asked = server.requests
+    assert asked > 40
+    assert any(s.value.startswith("Principles written by scripted") for s in at.success), [*at.success, *at.error]
+    store = Store(features_db)
+    try:
+        run = store.feature_runs("demo")[0]
+        found = store.feature_texts(run.run_id)
+        selected = [r["latent"] for r in store.feature_latents(run.run_id).to_pylist() if r["selected"]]
+    finally:
+        store.close()
+    assert set(found) == {"descriptions", "principles"} and found["principles"]["model"] == "scripted-judge"
+    described = found["descriptions"]["result"]["features"]
+    assert [d["latent"] for d in described] == selected and all(0 <= d["score"] <= 1 for d in described)
+    principles = found["principles"]["result"]
+    assert principles["principles"] and principles["accuracy"] is not None and principles["n_test"] == 40
+    # shown: the descriptions and principles tables hold the model's text verbatim (cells are text)
+    tables = {tuple(d.value.columns): d.value for d in at.dataframe}
+    table = next(t for cols, t in tables.items() if "description" in cols)
+    assert table["description"].tolist() == [d["description"] for d in described]
+    table = next(t for cols, t in tables.items() if "principle" in cols)
+    assert table["principle"].tolist() == [p["principle"] for p in principles["principles"]]
+    acc = next(m for m in at.metric if m.label == "Principles reconstruct the labels")
+    assert acc.value == f"{principles['accuracy']:.0%}"
+    for md in [*at.markdown, *at.caption]:
+        assert "<script>" not in md.value and "onerror" not in md.value and "](javascript" not in md.value
+
+
+def _has_button(at: AppTest, key: str) -> bool:
+    try:
+        at.button(key=key)
+    except KeyError:
+        return False
+    return True
