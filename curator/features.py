@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -95,10 +95,11 @@ def label_groups(pairs: pa.Table, judgements: pa.Table | None = None, clusters: 
 
 def features_for_pairs(pairs: pa.Table, cfg: FeatureConfig, *, judgements: pa.Table | None = None,
                        embeddings: dict[str, np.ndarray] | None = None, clusters: np.ndarray | None = None,
-                       cluster_names: dict[int, str] | None = None,
+                       cluster_names: dict[int, str] | None = None, extra_groups: Sequence[LabelGroup] = (),
                        on_progress: Callable[[str], None] | None = None) -> FeatureResult:
     """`curator.signals.features.compute_features` on a pairs table (``pair_id``, ``prompt``,
-    ``response_a``, ``response_b``, ``label``). Without `clusters`, pairs are clustered by prompt."""
+    ``response_a``, ``response_b``, ``label``). Without `clusters`, pairs are clustered by prompt.
+    `extra_groups` are reported beside `label_groups`' (e.g. annotators on a subset of the pairs)."""
     from curator.signals import clusters as clustering
 
     if on_progress:
@@ -112,7 +113,7 @@ def features_for_pairs(pairs: pa.Table, cfg: FeatureConfig, *, judgements: pa.Ta
         terms = clustering.cluster_terms([p or "" for p in pairs.column("prompt").to_pylist()], clusters,
                                          seed=cfg.seed)
         cluster_names = {c: clustering.cluster_name(t) for c, t in terms.items()}
-    groups = label_groups(pairs, judgements, clusters, cluster_names)
+    groups = [*label_groups(pairs, judgements, clusters, cluster_names), *extra_groups]
     sign = np.array([{"a": 1.0, "b": -1.0}.get(x, 0.0) for x in pairs.column("label").to_pylist()])
     if on_progress:
         on_progress("features")
