@@ -72,7 +72,7 @@ def test_real_signals_job_end_to_end(job_store, tmp_path):
 
 
 @pytest.mark.slow
-def test_signals_job_with_features_stores_a_feature_run(make_store, tmp_path):
+def test_signals_job_with_features_stores_a_feature_run(make_store, tmp_path, monkeypatch):
     """`SignalConfig(features=True)`: the worker computes the features from its embed stage and
     the supervisor stores them under the key an on-demand `run_features` uses, which then answers
     from it; the signal run and the feature run are cached together. The demo data (its planted
@@ -100,6 +100,18 @@ def test_signals_job_with_features_stores_a_feature_run(make_store, tmp_path):
     assert run.summary["n_features"] >= 1 and store.feature_activations(run.run_id).num_rows > len(ids)
     groups = {(w["kind"], w["group"]) for w in store.feature_weights(run.run_id).to_pylist()}
     assert ("annotator", "ai:judge-x") in groups and any(k == "cluster" for k, _ in groups)
+    # the Features page shows it, nothing computed on demand
+    from streamlit.testing.v1 import AppTest
+
+    from curator.ui import keys
+
+    monkeypatch.setenv("CURATOR_DB", str(store.path))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60)
+    at.query_params[keys.DATASET] = "d"
+    at.switch_page(keys.FEATURES_PAGE).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key=keys.FEAT_RUN).value == run.run_id and at.metric and at.dataframe
+    assert len(store.feature_runs("d")) == 1
     # the Features page's on-demand compute with these settings finds this run
     again = run_features(store, "d", FeatureConfig())
     assert again.cached and again.run.run_id == run.run_id
