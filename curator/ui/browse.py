@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     keys.SEARCH: "", keys.SPLITS: [], keys.SOURCE: "any", keys.DISAGREE: "any", keys.PROMPT_MIN: None,
     keys.PROMPT_MAX: None, keys.RESPONSE_MIN: None, keys.RESPONSE_MAX: None, keys.SORT: "row_index",
     keys.DESCENDING: False, keys.MARGIN_MIN: None, keys.MARGIN_MAX: None, keys.CLUSTERS: [], keys.FLAGS: [],
-    keys.FEATURE: None, keys.FEATURE_TEST: "at_least", keys.FEATURE_X: 0.0,
+    keys.FEATURE: None, keys.FEATURE_TEST: "at_least", keys.FEATURE_X: None,
 }
 
 
@@ -164,8 +164,8 @@ def _feature_filter(dataset: str) -> tuple[str | None, int | None, str, float]:
                   format_func=FEATURE_TESTS_SHOWN.get, disabled=feature is None,
                   help="“Decides the pair”: among the feature's strongest 5% of activations, the label went the "
                        "way the feature pulls (the Features page's decided pairs).")
-    x = _bound(st.number_input, "x", key=keys.FEATURE_X, min_value=0.0, value=0.0, step=0.1, format="%.2f",
-               disabled=feature is None or test == "decides")
+    x = _bound(st.number_input, "x", key=keys.FEATURE_X, min_value=0.0, value=None, step=0.1, format="%.2f",
+               placeholder="0", disabled=feature is None or test == "decides")
     if feature is None or run is None:
         return None, None, "at_least", 0.0
     return run, int(feature), test or "at_least", float(x or 0.0)

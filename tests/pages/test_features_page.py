@@ -148,6 +148,7 @@ def test_decided_pairs_open_in_browse_and_go_to_review(features_db):
     assert at.selectbox(key=keys.FEATURE_TEST).value == "decides"
     assert keys.SELECTION not in at.session_state or not at.session_state[keys.SELECTION]
     assert set(at.dataframe(key=keys.TABLE).value["pair_id"]) == set(shown)
+    assert not at.warning and not at.error
     assert any(f"of **{len(shown):,}** pairs" in c.value for c in at.caption)
 
 
@@ -210,6 +211,9 @@ def test_browse_filters_by_feature_activation(features_db):
     at.selectbox(key=keys.FEATURE_TEST).set_value(test).run()
     at.multiselect(key=keys.SPLITS).set_value(["test"]).run()  # with another filter
     assert any(f"of **{want_test:,}** pairs" in c.value for c in at.caption)
+    at.button(key="browse.reset").click().run()
+    assert at.selectbox(key=keys.FEATURE).value is None and not at.warning
+    at.selectbox(key=keys.FEATURE).set_value(latent).run()
     at.button(key=f"chip.{keys.FEATURE}").click().run()  # removing the chip removes the filter
     assert at.selectbox(key=keys.FEATURE).value is None
     assert "feature_activation" not in at.dataframe(key=keys.TABLE).value
