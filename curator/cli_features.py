@@ -98,6 +98,8 @@ def eval_features(
                                                      "description of each selected feature.")] = None,
     describe_model: Annotated[str, typer.Option("--describe-model", help="Model name sent to --describe-url.")]
     = "default",
+    disagreements: Annotated[bool, typer.Option("--disagreements", help="Also weigh each human annotator on only "
+                                                "the pairs where the human annotators disagree (PandaLM).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Held-out share of the full-embedding probe's AUC above 0.5 that the selected features recover."""
@@ -113,7 +115,7 @@ def eval_features(
     try:
         result = evaluate_features(data, FeatureConfig(embedder=embedder, seed=seed, holdout=holdout),
                                    label_from="human-majority" if human_majority else None, seeds=seeds,
-                                   describe=describe)
+                                   describe=describe, disagreements=disagreements)
     except ValueError as e:
         typer.echo(f"Error: {e}", err=True)
         raise typer.Exit(code=1) from None

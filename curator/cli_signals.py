@@ -72,6 +72,8 @@ def signals(
         run_id = handle.run_id if handle.cached else job.run_id
         summary = jobs.run_summary(store, run_id or "", cached=handle.cached,
                               elapsed=(job.result or {}).get("elapsed_s") if job else None)
+        if job is not None:  # a run with --features: which feature run it stored, or why none
+            summary.update({k: v for k, v in (job.result or {}).items() if k in ("feature_run", "features_error")})
     finally:
         store.close()
     _print_summary(summary, dataset, as_json)
@@ -86,6 +88,10 @@ def _print_summary(summary: dict[str, Any], dataset: str, as_json: bool) -> None
     typer.echo(f"{dataset}: signal run {summary['run_id']} ({how})")
     typer.echo(f"  {summary['rows']:,} pairs · models: {', '.join(summary['models']) or '-'}")
     typer.echo("  flags: " + " · ".join(f"{FLAG_NAMES[k]} {v:,}" for k, v in summary["flags"].items()))
+    if summary.get("feature_run"):
+        typer.echo(f"  features: run {summary['feature_run']} (`curator features {dataset}`, the Features page)")
+    elif summary.get("features_error"):
+        typer.echo(f"  features: not computed: {summary['features_error']}")
 
 
 def _follow(store: Store, job_id: str, *, quiet: bool) -> Job:

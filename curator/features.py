@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from curator.schema import DECIDES_TOP_SHARE
 from curator.signals.features import FeatureConfig, FeatureResult, LabelGroup, compute_features
 
 if TYPE_CHECKING:
@@ -94,10 +95,11 @@ def label_groups(pairs: pa.Table, judgements: pa.Table | None = None, clusters: 
 
 def features_for_pairs(pairs: pa.Table, cfg: FeatureConfig, *, judgements: pa.Table | None = None,
                        embeddings: dict[str, np.ndarray] | None = None, clusters: np.ndarray | None = None,
-                       cluster_names: dict[int, str] | None = None,
+                       cluster_names: dict[int, str] | None = None, extra_groups: Sequence[LabelGroup] = (),
                        on_progress: Callable[[str], None] | None = None) -> FeatureResult:
     """`curator.signals.features.compute_features` on a pairs table (``pair_id``, ``prompt``,
-    ``response_a``, ``response_b``, ``label``). Without `clusters`, pairs are clustered by prompt."""
+    ``response_a``, ``response_b``, ``label``). Without `clusters`, pairs are clustered by prompt.
+    `extra_groups` are reported beside `label_groups`' (e.g. annotators on a subset of the pairs)."""
     from curator.signals import clusters as clustering
 
     if on_progress:
@@ -111,7 +113,7 @@ def features_for_pairs(pairs: pa.Table, cfg: FeatureConfig, *, judgements: pa.Ta
         terms = clustering.cluster_terms([p or "" for p in pairs.column("prompt").to_pylist()], clusters,
                                          seed=cfg.seed)
         cluster_names = {c: clustering.cluster_name(t) for c, t in terms.items()}
-    groups = label_groups(pairs, judgements, clusters, cluster_names)
+    groups = [*label_groups(pairs, judgements, clusters, cluster_names), *extra_groups]
     sign = np.array([{"a": 1.0, "b": -1.0}.get(x, 0.0) for x in pairs.column("label").to_pylist()])
     if on_progress:
         on_progress("features")
@@ -197,30 +199,19 @@ def feature_report(store: Store, run_id: str) -> dict[str, Any]:
             "weights": store.feature_weights(run_id).to_pylist()}
 
 
-def decided_pairs(store: Store, run_id: str, latent: int, *, top_share: float = 0.05) -> list[str]:
+def decided_pairs(store: Store, run_id: str, latent: int, *, top_share: float = DECIDES_TOP_SHARE) -> list[str]:
     """Pairs a feature decides: its strongest activations (the top `top_share` of the pairs where it
     fires, the band its name comes from) whose label went the way the feature pulls.
 
     "The way the feature pulls" is the sign of its length-controlled coefficient: with a positive
     coefficient the response with more of the feature is the chosen one. These are the pairs to
     drop or to send to human review when a feature rewards something it should not (the paper's
-    relabel-the-harmful-examples use). Strongest first.
+    relabel-the-harmful-examples use); the Browse filter ``feature_test="decides"`` shows the same
+    pairs. Strongest first.
     """
     if not 0 < top_share <= 1:
         raise ValueError(f"`top_share` must be in (0, 1], got {top_share}.")
-    row = next((r for r in store.feature_latents(run_id, include_hidden=True).to_pylist() if r["latent"] == latent),
-               None)
-    if row is None or row["coef"] is None:
-        return []
-    acts = store.feature_activation_labels(run_id, latent)
-    n_top = max(1, int(np.ceil(top_share * acts.num_rows)))
-    pull = 1.0 if row["coef"] > 0 else -1.0
-    out = []
-    for pair_id, act, label in zip(*(acts.column(c).to_pylist()[:n_top] for c in ("pair_id", "activation", "label")),
-                                   strict=True):
-        if label in ("a", "b") and np.sign(act) * (1.0 if label == "a" else -1.0) * pull > 0:
-            out.append(pair_id)
-    return out
+    return store.feature_decided_pairs(run_id, latent, top_share=top_share)
 
 
 def card_features(store: Store, dataset: str, *, top: int = 8) -> dict[str, Any]:
@@ -242,3 +233,64 @@ def card_features(store: Store, dataset: str, *, top: int = 8) -> dict[str, Any]
         "top": [{"latent": r["latent"], "name": r["name"], "direction": r["direction"],
                  "coef": None if r["coef"] is None else round(r["coef"], 3), "p_value": r["p_value"],
                  "prevalence": round(r["prevalence"], 4)} for r in rows]}}
+
+
+def stored_result(store: Store, run_id: str) -> tuple[FeatureResult, pa.Table]:
+    """A stored run as a `FeatureResult` over the dataset's pairs (in source order), and those pairs.
+
+    Top pairs become row indices again and the activations a dense (N, M) matrix (zero where the
+    latent does not fire, and for pairs added after the run). Weights are left empty.
+    """
+    run = store_run(store, run_id)
+    pairs = store.pairs_for_compute(run.dataset)
+    row = {p: i for i, p in enumerate(pairs.column("pair_id").to_pylist())}
+    latents = store.feature_latents(run_id, include_hidden=True)
+    top = [None if t is None else json.dumps([row[p] for p in json.loads(t) if p in row])
+           for t in latents.column("top_pairs").to_pylist()]
+    latents = latents.set_column(latents.schema.get_field_index("top_pairs"), "top_pairs", pa.array(top, pa.string()))
+    acts = store.feature_activations(run_id)
+    matrix = np.zeros((pairs.num_rows, int(run.params.get("n_latents", 32))), np.float32)
+    for p, j, a in zip(*(acts.column(c).to_pylist() for c in ("pair_id", "latent", "activation")), strict=True):
+        if p in row:
+            matrix[row[p], j] = a
+    empty = pa.table({"kind": pa.array([], pa.string())})
+    return FeatureResult(latents, matrix, empty, run.summary), pairs
+
+
+def describe_run(store: Store, run_id: str, ask: Callable[[str], str], *, model: str) -> dict[str, Any]:
+    """LLM one-line descriptions of a run's selected features, scored on held-out pairs
+    (`curator.feature_descriptions.describe_features`), stored with the run; returns what was stored."""
+    from curator.feature_descriptions import describe_features
+
+    result, pairs = stored_result(store, run_id)
+    texts = [[t or "" for t in pairs.column(c).to_pylist()] for c in ("response_a", "response_b")]
+    seed = int(store_run(store, run_id).params.get("seed", 0))
+    out = {"features": describe_features(result, *texts, ask, seed=seed)}
+    store.save_feature_texts(run_id, "descriptions", model=model, result=out)
+    return out
+
+
+def principles_run(store: Store, run_id: str, ask: Callable[[str], str], *, model: str, n_train: int = 40,
+                   n_test: int = 40) -> dict[str, Any]:
+    """Inverse Constitutional AI principles of the run's dataset labels with their held-out
+    reconstruction accuracy (`curator.principles.compute_principles`), stored with the run."""
+    from curator.principles import compute_principles
+
+    run = store_run(store, run_id)
+    pairs = store.pairs_for_compute(run.dataset)
+    cols = [*([t or "" for t in pairs.column(c).to_pylist()] for c in ("prompt", "response_a", "response_b")),
+            pairs.column("label").to_pylist()]
+    c = compute_principles(*cols, ask, n_train=n_train, n_test=n_test, seed=int(run.params.get("seed", 0)))
+    out = {"principles": c.principles, "proposals": c.proposals, "accuracy": c.accuracy, "n_test": c.n_test}
+    store.save_feature_texts(run_id, "principles", model=model, result=out)
+    return out
+
+
+def store_run(store: Store, run_id: str) -> FeatureRun:
+    """The stored run `run_id` (a clear error when there is none)."""
+    run = next((r for r in store.feature_runs() if r.run_id == run_id), None)
+    if run is None:
+        from curator.errors import JobError
+
+        raise JobError(f"No feature run {run_id!r}; `curator features DATASET` computes one.")
+    return run

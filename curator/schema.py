@@ -45,6 +45,12 @@ JUDGE_KINDS: tuple[str, ...] = tuple(k.value for k in JudgeKind)
 # Judgement-source filter values on the browse page.
 JUDGEMENT_SOURCES: tuple[str, ...] = ("any", "dataset label", "human", "ai", "none")
 
+# How a pair passes a feature filter (`PairFilter.feature_test`); activations are signed, positive
+# = more of the feature in response A: "at_least" activation >= x, "at_most" activation <= -x,
+# "decides" the feature decides the pair (`curator.features.decided_pairs`).
+FEATURE_TESTS: tuple[str, ...] = ("at_least", "at_most", "decides")
+DECIDES_TOP_SHARE = 0.05  # "decides": among the top 5% of the pairs where the feature fires
+
 # Columns of the pairs table, in order. `prompt` is plain text (a conversation is rendered as
 # "role: content" lines for search and length); `prompt_messages` keeps the conversation.
 PAIR_COLUMNS: tuple[str, ...] = (
@@ -217,6 +223,10 @@ class PairFilter:
     clusters: tuple[int, ...] = ()
     flags: tuple[str, ...] = ()
     pair_ids: tuple[str, ...] = ()
+    feature_run: str | None = None
+    feature: int | None = None
+    feature_test: str = "at_least"
+    feature_threshold: float = 0.0
 
     def __post_init__(self) -> None:
         if self.judgement_source not in JUDGEMENT_SOURCES:
@@ -231,3 +241,9 @@ class PairFilter:
                 raise ValueError(f"Unknown flag {name!r}; valid: {[c for c in SIGNAL_COLUMNS if c.startswith('flag_')]}.")
         if (self.signal_ranges or self.clusters or self.flags) and not self.signal_run:
             raise ValueError("Signal ranges, clusters or flags need `signal_run` (which run's signals to filter on).")
+        if (self.feature is None) != (self.feature_run is None):
+            raise ValueError("A feature filter needs both `feature_run` and `feature` (which run's latent).")
+        if self.feature_test not in FEATURE_TESTS:
+            raise ValueError(f"`feature_test` must be one of {FEATURE_TESTS}, got {self.feature_test!r}.")
+        if not self.feature_threshold >= 0:
+            raise ValueError(f"`feature_threshold` must be >= 0, got {self.feature_threshold}.")

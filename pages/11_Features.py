@@ -83,3 +83,35 @@ with ui.errors_shown():
         st.caption("No group of this kind has 30 or more labelled pairs.")
     else:
         st.plotly_chart(fig, key="feat.heatmap")
+
+    st.subheader("In words")
+    found = fv.texts(run.run_id)
+    judge = fv.judge()
+    if judge is None:
+        st.caption("Configure a judge (`judge_url` and `judge_model` in `[curator]` of the app's secrets, or "
+                   "`CURATOR_JUDGE_URL` / `CURATOR_JUDGE_MODEL`) to have a language model describe the selected "
+                   "features and write the principles that reconstruct the labels (Inverse Constitutional AI).")
+    elif fv.may_review():
+        with st.container(horizontal=True):
+            st.button("Describe the selected features", key="feat.describe", icon=":material/edit_note:",
+                      on_click=fv.write_texts, args=(run.run_id, "descriptions"),
+                      help="One line per feature from its top pairs, scored on 20 held-out pairs.")
+            st.button("Write principles (ICAI)", key="feat.principles", icon=":material/gavel:",
+                      on_click=fv.write_texts, args=(run.run_id, "principles"),
+                      help="Proposed from 40 labelled comparisons, clustered, voted on, scored on 40 others.")
+        st.caption(f"Asks {ui.inline(judge.model, max_chars=80)} now; that takes a few hundred requests.")
+    if "descriptions" in found:
+        d = found["descriptions"]
+        st.caption(f"Descriptions by {ui.inline(d['model'], max_chars=80)} · score: share of held-out pairs where "
+                   "the line predicts which response has more of the feature, or neither (chance 1/3)")
+        st.dataframe(fv.descriptions_table(d, lat), key="feat.descriptions", hide_index=True, width="stretch",
+                     column_config={"score": st.column_config.NumberColumn(format="%.2f")})
+    if "principles" in found:
+        pr = found["principles"]
+        acc = pr["result"].get("accuracy")
+        st.metric("Principles reconstruct the labels", "-" if acc is None else f"{acc:.0%}",
+                  f"on {pr['result'].get('n_test', 0)} held-out pairs", delta_color="off", delta_arrow="off",
+                  help="Every principle votes on each held-out pair; the majority is compared with the label.")
+        st.caption(f"Principles by {ui.inline(pr['model'], max_chars=80)} from "
+                   f"{pr['result'].get('proposals', 0)} proposals")
+        st.dataframe(fv.principles_table(pr), key="feat.principles_table", hide_index=True, width="stretch")

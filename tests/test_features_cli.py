@@ -168,3 +168,20 @@ def test_demo_planted_structure_comes_out_as_features(tmp_path):
         assert row["coef"] < 0 and row["direction"] == "less", (defect, row.to_dict())
     shorter = lat[lat.selected & lat.name.str.startswith("shorter")]
     assert len(shorter) and (shorter.coef < 0).any()  # "shorter" features are dispreferred: the length bias
+
+
+def test_disagreement_groups_weigh_each_human_on_the_split_pairs():
+    from curator.evals.features import disagreement_groups
+
+    pairs = pa.table({"pair_id": ["p0", "p1", "p2", "p3"], "label": [None] * 4})
+    rows = [("p0", "human", "x", "a"), ("p0", "human", "y", "a"), ("p0", "human", "z", "a"),  # all agree
+            ("p1", "human", "x", "a"), ("p1", "human", "y", "b"), ("p1", "human", "z", "b"),
+            ("p2", "human", "x", "tie"), ("p2", "human", "y", "a"), ("p2", "ai", "j", "b"),  # a tie is a verdict
+            ("p3", "human", "x", "b"), ("p3", "ai", "j", "a")]  # one human and an AI: no human disagreement
+    judgements = pa.table({c: [r[i] for r in rows] for i, c in enumerate(("pair_id", "kind", "annotator", "choice"))})
+    groups, n = disagreement_groups(pairs, judgements)
+    assert n == 2
+    by = {g.name: (g.index.tolist(), g.sign.tolist()) for g in groups}
+    assert by == {"human:x · humans disagree": ([1], [1.0]), "human:y · humans disagree": ([1, 2], [-1.0, 1.0]),
+                  "human:z · humans disagree": ([1], [-1.0])}
+    assert {g.kind for g in groups} == {"annotator"}

@@ -127,7 +127,10 @@ def _filter_dict(f: PairFilter | None) -> dict[str, Any]:
         return {}
     from dataclasses import asdict
 
-    return {k: v for k, v in asdict(f).items() if v not in ((), None, "", "any", (None, None))}
+    out = {k: v for k, v in asdict(f).items() if v not in ((), None, "", "any", (None, None))}
+    if f.feature_run is None:
+        out = {k: v for k, v in out.items() if not k.startswith("feature")}
+    return out
 
 
 # -- serving ----------------------------------------------------------------------------------

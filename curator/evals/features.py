@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from curator.schema import prompt_text
-from curator.signals.features import FeatureConfig
+from curator.signals.features import FeatureConfig, LabelGroup
 
 _HEADLINE = ("auc_probe", "auc_features", "auc_length", "auc_features_length", "explained_share",
              "explained_share_with_length")
@@ -49,7 +49,7 @@ def load_pairs_and_judgements(path: str | Path) -> tuple[pa.Table, pa.Table]:
 
 
 def evaluate_features(path: str | Path, cfg: FeatureConfig | None = None, *, label_from: str | None = None,
-                      seeds: int = 1, describe: Any = None) -> dict[str, Any]:
+                      seeds: int = 1, describe: Any = None, disagreements: bool = False) -> dict[str, Any]:
     """The held-out explained share of the features of the pairs at `path` (see the module docstring).
 
     Args:
@@ -60,6 +60,9 @@ def evaluate_features(path: str | Path, cfg: FeatureConfig | None = None, *, lab
             headline numbers are their means, ``per_seed`` lists each (features are the first seed's).
         describe: ``ask(prompt) -> text`` of a language model; when given, the selected features get
             one-line descriptions scored on held-out pairs (`curator.feature_descriptions`).
+        disagreements: also report each human annotator's weights on only the pairs where the
+            human annotators do not all give the same verdict (a tie counts as a verdict); the
+            features are still learned on every pair. Adds ``n_disagreements``.
     """
     import dataclasses
 
@@ -73,8 +76,9 @@ def evaluate_features(path: str | Path, cfg: FeatureConfig | None = None, *, lab
     from curator.features import embed_pairs
 
     emb = embed_pairs(pairs, embedder=cfg.embedder, device=cfg.device)
+    extra, n_disagree = disagreement_groups(pairs, judgements) if disagreements else ([], None)
     runs = [features_for_pairs(pairs, dataclasses.replace(cfg, seed=cfg.seed + i), judgements=judgements,
-                               embeddings=emb) for i in range(max(1, seeds))]
+                               embeddings=emb, extra_groups=extra) for i in range(max(1, seeds))]
     result = runs[0]
     per_seed = [{"seed": cfg.seed + i, **{k: r.summary[k] for k in _HEADLINE}} for i, r in enumerate(runs)]
     means = {k: round(float(np.nanmean([p[k] for p in per_seed])), 4) for k in _HEADLINE}
@@ -93,7 +97,34 @@ def evaluate_features(path: str | Path, cfg: FeatureConfig | None = None, *, lab
     return {"dataset": str(path), "embedder": cfg.embedder, "seed": cfg.seed, **result.summary, **means,
             "per_seed": per_seed, "selected_features": selected,
             "group_weights": [w for w in weights if w["kind"] != "cluster"],
+            **({"n_disagreements": n_disagree} if disagreements else {}),
             "total_seconds": round(time.monotonic() - started, 2)}
+
+
+DISAGREE_SUFFIX = " · humans disagree"
+
+
+def disagreement_groups(pairs: pa.Table, judgements: pa.Table) -> tuple[list[LabelGroup], int]:
+    """Each human annotator's a/b verdicts on the pairs where the human verdicts (a, b or tie) are
+    not all the same, as ``annotator`` label groups named ``human:<name> · humans disagree``; and
+    how many such pairs there are."""
+    row = {p: i for i, p in enumerate(pairs.column("pair_id").to_pylist())}
+    verdicts: dict[str, dict[str, str]] = {}
+    for p, kind, annotator, choice in zip(*(judgements.column(c).to_pylist()
+                                            for c in ("pair_id", "kind", "annotator", "choice")), strict=True):
+        if kind == "human" and choice is not None and p in row:
+            verdicts.setdefault(p, {})[annotator] = choice
+    split = {p: v for p, v in verdicts.items() if len(set(v.values())) > 1}
+    by: dict[str, tuple[list[int], list[float]]] = {}
+    for p, v in split.items():
+        for annotator, choice in v.items():
+            if choice in ("a", "b"):
+                idx, sign = by.setdefault(annotator, ([], []))
+                idx.append(row[p])
+                sign.append(1.0 if choice == "a" else -1.0)
+    groups = [LabelGroup("annotator", f"human:{a}{DISAGREE_SUFFIX}", np.array(i, np.int64), np.array(s))
+              for a, (i, s) in sorted(by.items())]
+    return groups, len(split)
 
 
 def _human_majority(pairs: pa.Table, judgements: pa.Table) -> pa.Table:

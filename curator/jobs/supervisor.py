@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 import curator
 from curator.errors import CuratorError, JobError, StoreError
-from curator.jobs import imports
+from curator.jobs import feature_step, imports
 from curator.jobs.engines import ENGINES, RAY_MISSING
 from curator.jobs.registry import JobKind, job_kind
 from curator.jobs.workdir import (
@@ -145,6 +145,8 @@ def submit_signals(store: Store, dataset: str, cfg: SignalsConfig, *, engine: st
         pq.write_table(pairs, tmp)
         os.replace(tmp, wd.file(INPUT))
         params = {"config": cfg.to_dict(), "engine": engine, "dataset_version": version}
+        if feature_step.wanted(params["config"]):
+            feature_step.export_judgements(store, dataset, wd)
         wd.write_json(CONFIG, {"job_id": job_id, "kind": KIND, "dataset": dataset, "dataset_version": version,
                                "cache_key": key, "engine": engine, "config": params["config"],
                                "batch_size": batch_size, "checkpoint_rows": checkpoint_rows, "actors": actors,
@@ -381,7 +383,9 @@ def _load_signal_result(store: Store, job: Job, wd: WorkDir, done: dict[str, Any
                               dataset_version=int(job.params.get("dataset_version", 0)),
                               cache_key=job.cache_key or "", models=list(done.get("models", [])), params=params,
                               signals_path=wd.file(SIGNALS), clusters_path=wd.file(CLUSTERS))
-    return {"run_id": run_id, **{k: done[k] for k in ("rows", "models", "flags", "elapsed_s", "engine") if k in done}}
+    features = feature_step.load_into_store(store, job, wd)  # {} unless the config asked for features
+    return {"run_id": run_id, **{k: done[k] for k in ("rows", "models", "flags", "elapsed_s", "engine") if k in done},
+            **features}
 
 
 SIGNALS_KIND = JobKind(KIND, module="curator.jobs.worker",

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curator.jobs import feature_step
 from curator.jobs.engines import Stage, compute_features
 from curator.jobs.registry import lookup
 from curator.jobs.workdir import (
@@ -123,6 +124,10 @@ def run(work_dir: str | Path) -> str:
         result = compute(pairs, config, features=features,
                          on_progress=lambda stage, f: progress(share + (1 - share) * f, stage),
                          should_stop=wd.is_cancel_requested)
+        extra: dict[str, Any] = {}
+        if feature_step.wanted(config):  # post-step: features from the embed stage's embeddings
+            progress(0.99, "features", force=True)
+            extra = feature_step.compute_in_worker(wd, pairs, config, features, result.signals, result.clusters)
         if wd.is_cancel_requested():
             raise InterruptedError("cancelled after the last stage")
         _write_parquet(result.signals, wd.file(SIGNALS))
@@ -131,7 +136,7 @@ def run(work_dir: str | Path) -> str:
         progress(1.0, "done", force=True)
         wd.write_json(DONE, {"models": list(result.models), "rows": result.signals.num_rows,
                              "flags": _flag_counts(result.signals), "elapsed_s": round(time.monotonic() - started, 2),
-                             "engine": spec.get("engine", "local")})
+                             "engine": spec.get("engine", "local"), **extra})
         logger.info("job %s: done in %.1f s", spec.get("job_id"), time.monotonic() - started)
         return "done"
     except BaseException as e:  # the worker reports every way of ending, then exits

@@ -54,6 +54,10 @@ class SignalConfig(Config):
 
     flip_rate.
 
+    > Parameters that control the features
+
+    features.
+
     Each field's `help` metadata is its one description.
 
     >>> cfg = SignalConfig(n_folds=3)
@@ -96,6 +100,10 @@ class SignalConfig(Config):
         "help": "Assumed share of labels flipped by mistake, independently of the content (0 < rate < 0.5). "
                 "'Likely flipped' flags the pairs whose probability of such a mistake makes the flag at least 50% "
                 "precise; a higher rate flags more."})
+    # Parameters that control the features
+    features: bool = field(default=False, metadata={
+        "help": "Also compute the interpretable preference features (WIMHF: sparse autoencoder on the job's "
+                "embeddings, length-controlled label model) and store them as a feature run for the Features page."})
 
     def __post_init__(self) -> None:
         if isinstance(self.scorer, dict):
@@ -131,6 +139,8 @@ class SignalConfig(Config):
         False
         """
         params = {k: v for k, v in self.to_dict().items() if k not in ("device", "scorer")}  # same on any device
+        if not self.features:
+            params.pop("features")  # keys of runs without features stay what they were
         if self.rewards:
             params["scorer"] = self.scorer.cache_params()
         from curator.signals.embed import DEFAULT_EMBED_MODEL, resolve_embed_model

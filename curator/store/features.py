@@ -8,9 +8,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from curator.schema import DECIDES_TOP_SHARE
+from curator.store.filters import feature_decides_sql
+
 LATENT_COLUMNS = ("latent", "status", "duplicate_of", "prevalence", "coef", "coef_low", "coef_high", "p_value",
                   "significant", "selected", "direction", "name", "terms", "length_ratio", "top_pairs")
 _JSON_COLUMNS = ("terms", "top_pairs")
+TEXT_KINDS = ("descriptions", "principles")  # what `feature_texts` holds (migration 009)
 
 
 @dataclass(frozen=True)
@@ -109,3 +113,26 @@ class FeaturesMixin:
             SELECT a.pair_id, a.activation, p.label FROM feature_activations a JOIN pairs p USING (pair_id)
             WHERE a.run_id = ? AND a.latent = ? ORDER BY abs(a.activation) DESC, a.pair_id""",
                           [run_id, int(latent)], op="feature_activation_labels")
+
+    def feature_decided_pairs(self, run_id: str, latent: int, *, top_share: float = DECIDES_TOP_SHARE) -> list[str]:
+        """Pair ids a feature decides (`curator.store.filters.feature_decides_sql`), strongest first."""
+        sql, params = feature_decides_sql(run_id, latent, top_share)
+        table = self.query(f"SELECT pair_id FROM ({sql}) ORDER BY abs(activation) DESC, pair_id", params,
+                           op="feature_decided_pairs")
+        return table.column("pair_id").to_pylist()
+
+    def save_feature_texts(self, run_id: str, kind: str, *, model: str, result: dict[str, Any]) -> None:
+        """Append what a language model wrote about a run (``kind``: descriptions or principles)."""
+        if kind not in TEXT_KINDS:
+            raise ValueError(f"`kind` must be one of {TEXT_KINDS}, got {kind!r}.")
+        if not any(r.run_id == run_id for r in self.feature_runs()):
+            raise ValueError(f"No feature run {run_id!r}.")
+        with self.transaction() as cur:
+            self.run(cur, "INSERT INTO feature_texts (run_id, kind, model, result) VALUES (?, ?, ?, ?)",
+                     [run_id, kind, model, json.dumps(result, ensure_ascii=False)], op="save_feature_texts")
+
+    def feature_texts(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The newest descriptions / principles of a run: ``{kind: {"model", "result", "created_at"}}``."""
+        rows = self.rows("SELECT kind, arg_max(model, created_at), arg_max(result, created_at), max(created_at) "
+                         "FROM feature_texts WHERE run_id = ? GROUP BY kind", [run_id], op="feature_texts")
+        return {r[0]: {"model": r[1], "result": json.loads(r[2]), "created_at": r[3]} for r in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from curator.schema import SIGNAL_COLUMNS, SORTABLE_COLUMNS, PairFilter
+from curator.schema import DECIDES_TOP_SHARE, SIGNAL_COLUMNS, SORTABLE_COLUMNS, PairFilter
 from curator.store.search import KeySet, SearchHits, Term, parse_search
 
 # Each judgement counts once per (annotator, kind): the latest row is that annotator's label.
@@ -56,6 +56,33 @@ REFRESH_PAIR_VOTES = """
         FROM (SELECT kind, count(*) AS n, arg_max_null(choice, judgement_id) AS choice FROM judgements
               WHERE pair_id = $1 GROUP BY kind, annotator)
     ) v WHERE pairs.pair_id = $1"""
+
+
+def feature_decides_sql(run_id: str, latent: int, top_share: float = DECIDES_TOP_SHARE) -> tuple[str, list[Any]]:
+    """SELECT pair_id, activation of the pairs a feature decides (`curator.features.decided_pairs`):
+    among the strongest ceil(top_share * n) of the n pairs where it fires (ties by pair id), those
+    whose label went the way its length-controlled coefficient pulls (a positive coefficient: the
+    response with more of it is chosen). The one definition, used by the Browse filter too."""
+    return """
+        SELECT a.pair_id, a.activation FROM (
+            SELECT pair_id, activation, row_number() OVER (ORDER BY abs(activation) DESC, pair_id) AS strength_rank,
+                   count(*) OVER () AS n_firing
+            FROM feature_activations WHERE run_id = ? AND latent = ?) a
+        JOIN pairs l ON l.pair_id = a.pair_id
+        JOIN features f ON f.run_id = ? AND f.latent = ?
+        WHERE a.strength_rank <= ceil(? * a.n_firing) AND l.label IN ('a', 'b')
+          AND sign(a.activation) * (CASE l.label WHEN 'a' THEN 1 ELSE -1 END) * sign(f.coef) > 0""", [
+        run_id, int(latent), run_id, int(latent), float(top_share)]
+
+
+def feature_clause(f: PairFilter) -> tuple[str, list[Any]]:
+    """The WHERE part of a feature filter (`PairFilter.feature_test`) over alias `p`."""
+    if f.feature_test == "decides":
+        sql, params = feature_decides_sql(f.feature_run, f.feature)
+        return f"p.pair_id IN (SELECT pair_id FROM ({sql}))", params
+    op, bound = (">=", f.feature_threshold) if f.feature_test == "at_least" else ("<=", -f.feature_threshold)
+    return (f"p.pair_id IN (SELECT pair_id FROM feature_activations WHERE run_id = ? AND latent = ? "
+            f"AND activation {op} ?)"), [f.feature_run, int(f.feature), float(bound)]
 
 
 LEN_DIFF = "CASE WHEN p.label = 'b' THEN p.len_b - p.len_a ELSE p.len_a - p.len_b END"
@@ -156,6 +183,10 @@ def build_where(f: PairFilter, hits: SearchHits | None = None) -> tuple[str, lis
         params.append([int(c) for c in f.clusters])
     for flag in f.flags:
         clauses.append(f"s.{quote_ident(flag, SIGNAL_COLUMNS)}")
+    if f.feature_run is not None:
+        sql, p = feature_clause(f)
+        clauses.append(sql)
+        params += p
     needs_signals = bool(f.signal_run)
     return (" AND ".join(clauses) or "TRUE"), params, needs_signals
 

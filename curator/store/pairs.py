@@ -334,6 +334,10 @@ class PairsMixin:
         if f.signal_run:
             signal_cols = ", s.* EXCLUDE (run_id, pair_id, model_margins)"
             join, jparams = "LEFT JOIN signals s ON s.pair_id = p.pair_id AND s.run_id = ?", [f.signal_run]
+        if f.feature_run is not None:  # the filtered feature's activation (null: it does not fire)
+            signal_cols += ", fa.activation AS feature_activation"
+            join += " LEFT JOIN feature_activations fa ON fa.pair_id = p.pair_id AND fa.run_id = ? AND fa.latent = ?"
+            jparams += [f.feature_run, int(f.feature)]
         page = self.query(f"""
             SELECT p.pair_id, p.dataset, p.split, p.row_index, left(p.prompt, {PREVIEW_CHARS}) AS prompt,
                    left(p.response_a, {PREVIEW_CHARS}) AS response_a,

@@ -53,6 +53,27 @@ def _secrets(section: str) -> dict[str, Any]:
     return dict(value) if value else {}
 
 
+@dataclass(frozen=True)
+class JudgeSettings:
+    """The language model the app may ask (an OpenAI-compatible endpoint)."""
+
+    url: str
+    model: str
+    api_key: str | None
+
+
+def judge_settings() -> JudgeSettings | None:
+    """``judge_url`` / ``judge_model`` (and optionally ``judge_api_key``) of ``[curator]`` in the
+    secrets, else ``$CURATOR_JUDGE_URL`` / ``$CURATOR_JUDGE_MODEL``; None when no judge is configured.
+    Without a key in the secrets, the client reads ``$OPENAI_API_KEY``."""
+    cfg = _secrets("curator")
+    url = str(cfg.get("judge_url") or os.environ.get("CURATOR_JUDGE_URL") or "").strip()
+    model = str(cfg.get("judge_model") or os.environ.get("CURATOR_JUDGE_MODEL") or "").strip()
+    if not url or not model:
+        return None
+    return JudgeSettings(url, model, cfg.get("judge_api_key"))
+
+
 def oidc_configured() -> bool:
     """Whether the secrets have an ``[auth]`` section, i.e. the app requires `st.login`."""
     return bool(_secrets("auth"))

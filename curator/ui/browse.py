@@ -37,6 +37,8 @@ FLAGS = {"flag_flipped": "likely flipped", "flag_ambiguous": "ambiguous", "flag_
 SOURCES = {"any": "anyone", "dataset label": "the dataset's label", "human": "a human", "ai": "an AI judge",
            "none": "nobody (unlabelled)"}
 DISAGREEMENT = {"any": "any", "yes": "only disagreements", "no": "no disagreement"}
+FEATURE_TESTS_SHOWN = {"at_least": "activation ≥ x (more of it in A)", "at_most": "activation ≤ −x (more of it in B)",
+                       "decides": "decides the pair"}
 PAGE_SIZES = (25, 50, 100, 200)
 
 # Reset values of the filter widgets (the signal run keeps its own default: the newest run).
@@ -44,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     keys.SEARCH: "", keys.SPLITS: [], keys.SOURCE: "any", keys.DISAGREE: "any", keys.PROMPT_MIN: None,
     keys.PROMPT_MAX: None, keys.RESPONSE_MIN: None, keys.RESPONSE_MAX: None, keys.SORT: "row_index",
     keys.DESCENDING: False, keys.MARGIN_MIN: None, keys.MARGIN_MAX: None, keys.CLUSTERS: [], keys.FLAGS: [],
+    keys.FEATURE: None, keys.FEATURE_TEST: "at_least", keys.FEATURE_X: None,
 }
 
 
@@ -91,6 +94,7 @@ def filter_sidebar(dataset: DatasetSummary) -> BrowseQuery:
         pmin, pmax = _range(c1, c2, "Prompt chars", keys.PROMPT_MIN, keys.PROMPT_MAX, step=100)
         rmin, rmax = _range(c1, c2, "Response chars", keys.RESPONSE_MIN, keys.RESPONSE_MAX, step=100)
         run, ranges, clusters, flags = _signal_filters(dataset.name)
+        feature_run, feature, feature_test, feature_x = _feature_filter(dataset.name)
         st.subheader("Order")
         sorts = {**SORTS, **(SEARCH_SORTS if (search or "").strip() else {}), **(SIGNAL_SORTS if run else {})}
         sort = _bound(st.selectbox, "Sort by", list(sorts), key=keys.SORT, format_func=sorts.get)
@@ -108,6 +112,7 @@ def filter_sidebar(dataset: DatasetSummary) -> BrowseQuery:
         prompt_len=(_int(pmin), _int(pmax)), response_len=(_int(rmin), _int(rmax)), search=search or "",
         signal_run=run, signal_ranges=ranges, clusters=clusters, flags=flags,
         pair_ids=selection.pair_ids if selection else (),
+        feature_run=feature_run, feature=feature, feature_test=feature_test, feature_threshold=feature_x,
     )
     return BrowseQuery(flt, sort if sort in sorts else "row_index", bool(descending), int(size or 50),
                        labelled=dataset.pairs > 0 and dataset.labelled == dataset.pairs)
@@ -138,6 +143,32 @@ def _signal_filters(dataset: str) -> tuple[str | None, tuple, tuple[int, ...], t
                       placeholder="all") if names else []
     flags = _bound(st.multiselect, "Flags", list(FLAGS), key=keys.FLAGS, format_func=FLAGS.get, placeholder="none")
     return run, ranges, tuple(int(c) for c in clusters or ()), tuple(flags or ())
+
+
+def _feature_filter(dataset: str) -> tuple[str | None, int | None, str, float]:
+    """The feature filter (run, latent, test, x), shown only when the dataset has a feature run;
+    no latent picked: no filter."""
+    runs = data.feature_runs(dataset)
+    if not runs:
+        return None, None, "at_least", 0.0
+    st.subheader("Features")
+    labels = {r.run_id: f"{r.run_id} · {r.params.get('embedder', '?')} · {r.created_at:%Y-%m-%d %H:%M}" for r in runs}
+    run = _bound(st.selectbox, "Feature run", list(labels), key=keys.FEATURE_RUN, format_func=labels.get, index=0)
+    names = data.feature_names(run) if run else {}
+    if st.session_state.get(keys.FEATURE) is not None and st.session_state[keys.FEATURE] not in names:
+        st.session_state[keys.FEATURE] = None  # a latent of another run
+    feature = _bound(st.selectbox, "Feature", list(names), key=keys.FEATURE, index=None, placeholder="none",
+                     format_func=lambda j: inline(f"{j} · {names[j]}", max_chars=60),
+                     help="Filter by this feature's activation (> 0: more of it in response A).")
+    test = _bound(st.selectbox, "Passes when", list(FEATURE_TESTS_SHOWN), key=keys.FEATURE_TEST,
+                  format_func=FEATURE_TESTS_SHOWN.get, disabled=feature is None,
+                  help="“Decides the pair”: among the feature's strongest 5% of activations, the label went the "
+                       "way the feature pulls (the Features page's decided pairs).")
+    x = _bound(st.number_input, "x", key=keys.FEATURE_X, min_value=0.0, value=None, step=0.1, format="%.2f",
+               placeholder="0", disabled=feature is None or test == "decides")
+    if feature is None or run is None:
+        return None, None, "at_least", 0.0
+    return run, int(feature), test or "at_least", float(x or 0.0)
 
 
 def reset_filters() -> None:
@@ -182,6 +213,10 @@ def filter_chips(q: BrowseQuery) -> None:
         chips.append((keys.CLUSTERS, "cluster " + ", ".join(map(str, f.clusters)), None))
     if f.flags:
         chips.append((keys.FLAGS, "flag: " + ", ".join(FLAGS[x] for x in f.flags), None))
+    if f.feature is not None:
+        test = {"at_least": f"activation ≥ {f.feature_threshold:g}", "at_most": f"activation ≤ −{f.feature_threshold:g}",
+                "decides": "decides the pair"}[f.feature_test]
+        chips.append((keys.FEATURE, f"feature {f.feature}: {test}", None))
     if not chips:
         return
     with st.container(horizontal=True, gap="small", key="browse.chips"):
@@ -221,6 +256,8 @@ def table_frame(page: pd.DataFrame, q: BrowseQuery) -> pd.DataFrame:
             out[col] = page[col]
         flag_cols = [c for c in FLAGS if c in page]
         out["flags"] = [[FLAGS[c] for c in flag_cols if row[c] is True] for row in page[flag_cols].to_dict("records")]
+    if "feature_activation" in page:
+        out["feature_activation"] = page["feature_activation"]
     out["pair_id"] = page["pair_id"]
     return out[[c for c in _ORDER if c in out] + [c for c in out if c not in _ORDER]]
 
@@ -254,6 +291,9 @@ def table_columns(q: BrowseQuery) -> dict[str, Any]:
         "issue_score": cc.NumberColumn("issue", format="%.2f", width=60),
         "cluster": cc.NumberColumn("cluster", format="%d", width=60),
         "flags": cc.ListColumn("flags", width="medium"),
+        "feature_activation": cc.NumberColumn("feature", format="%+.2f", width=70,
+                                              help="Activation of the filtered feature (> 0: more of it in A; "
+                                                   "empty: it does not fire)"),
         "pair_id": cc.TextColumn("pair id", width="small"),
     }
 

@@ -18,7 +18,7 @@ import streamlit as st
 
 from curator.jobs import handoff
 from curator.schema import PairFilter
-from curator.store import DatasetSummary, SignalRun, Store
+from curator.store import DatasetSummary, FeatureRun, SignalRun, Store
 
 DEFAULT_DB = Path("data/curator.duckdb")
 ENV_DB = "CURATOR_DB"
@@ -157,6 +157,27 @@ def _clusters(db: str, run_id: str) -> pd.DataFrame:
 def clusters(run_id: str) -> pd.DataFrame:
     """cluster, name, size, terms of a signal run, largest first."""
     return _clusters(db_path(), run_id)
+
+
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
+def _feature_runs(db: str, dataset: str) -> list[FeatureRun]:
+    return _open_store(db).feature_runs(dataset)
+
+
+def feature_runs(dataset: str) -> list[FeatureRun]:
+    """Feature runs of a dataset, newest first."""
+    return _feature_runs(db_path(), dataset)
+
+
+@st.cache_data(ttl=TTL, max_entries=32, show_spinner=False)
+def _feature_names(db: str, run_id: str) -> dict[int, str]:
+    rows = _open_store(db).feature_latents(run_id).to_pylist()
+    return {int(r["latent"]): r["name"] or "" for r in rows}
+
+
+def feature_names(run_id: str) -> dict[int, str]:
+    """Latent -> name of a run's shown features (not dead or duplicate), selected first."""
+    return _feature_names(db_path(), run_id)
 
 
 @st.cache_data(ttl=TTL, max_entries=512, show_spinner=False)

@@ -23,11 +23,6 @@ TOP_PAIRS = 5
 WEIGHT_KINDS = {"source": "label source", "annotator": "annotator", "cluster": "cluster"}
 
 
-@st.cache_data(ttl=data.TTL, max_entries=32, show_spinner=False)
-def _runs(db: str, dataset: str) -> list[FeatureRun]:
-    return Store.open(db).feature_runs(dataset)
-
-
 @st.cache_data(ttl=data.TTL, max_entries=16, show_spinner="Loading features…")
 def _latents(db: str, run_id: str) -> pd.DataFrame:
     return Store.open(db).feature_latents(run_id, include_hidden=True).to_pandas()
@@ -45,7 +40,7 @@ def _pairs(db: str, run_id: str, latent: int, limit: int) -> pd.DataFrame:
 
 def run_picker(dataset: str) -> FeatureRun | None:
     """Sidebar choice of the feature run (newest first). None: no run yet."""
-    runs = {r.run_id: r for r in _runs(data.db_path(), dataset)}
+    runs = {r.run_id: r for r in data.feature_runs(dataset)}
     if not runs:
         return None
     if st.session_state.get(keys.FEAT_RUN) not in runs:
@@ -203,9 +198,13 @@ def decided(run_id: str, latent: int) -> list[str]:
 
 
 def open_decided(run_id: str, latent: int) -> None:
-    """Hand the pairs a feature decides to the Browse page (a callback would not switch pages)."""
-    keys.set_selection(decided(run_id, latent), source=f"feature {latent} decides")
-    st.switch_page(keys.BROWSE_PAGE)
+    """Open Browse filtered to the pairs a feature decides: its feature filter, set through session
+    state as bound widgets must be (a callback would not switch pages)."""
+    keys.clear_selection()
+    st.session_state[keys.FEATURE_RUN] = run_id
+    st.session_state[keys.FEATURE] = int(latent)
+    st.session_state[keys.FEATURE_TEST] = "decides"
+    keys.switch_page(keys.BROWSE_PAGE)
 
 
 def may_review() -> bool:
@@ -227,3 +226,66 @@ def review_decided(run_id: str, latent: int, name: str) -> None:
     data.invalidate()
     st.session_state[keys.FEAT_NOTICE] = ("success", f"Queue {inline(queue.queue_id, max_chars=80)} holds "
                                                      f"{len(ids):,} pairs for human review (Label page).")
+
+
+# -- what a language model makes of the features (descriptions, ICAI principles) ------------------
+
+
+@st.cache_data(ttl=data.TTL, max_entries=16, show_spinner=False)
+def _texts(db: str, run_id: str) -> dict[str, dict[str, Any]]:
+    return Store.open(db).feature_texts(run_id)
+
+
+def texts(run_id: str) -> dict[str, dict[str, Any]]:
+    """The newest descriptions / principles stored for a run (`Store.feature_texts`)."""
+    return _texts(data.db_path(), run_id)
+
+
+def _ask(judge: auth.JudgeSettings, *, max_tokens: int) -> Any:
+    from curator.annotate.judges.openai_compat import OpenAIJudge
+
+    client = OpenAIJudge(judge.url, judge.model, api_key=judge.api_key, max_tokens=max_tokens)
+    return lambda prompt: client.ask(prompt)["content"]
+
+
+def judge() -> auth.JudgeSettings | None:
+    """The configured language model, if any (`curator.ui.auth.judge_settings`)."""
+    return auth.judge_settings()
+
+
+def write_texts(run_id: str, kind: str) -> None:
+    """Callback: ask the configured judge for descriptions or principles now and store them (admins only)."""
+    auth.require_admin("Asking the judge")
+    from curator.features import describe_run, principles_run
+
+    settings = judge()
+    if settings is None:
+        return
+    s = st.session_state
+    try:
+        with st.spinner(f"Asking {settings.model}…"):
+            if kind == "descriptions":
+                describe_run(data.get_store(), run_id, _ask(settings, max_tokens=60), model=settings.model)
+            else:
+                principles_run(data.get_store(), run_id, _ask(settings, max_tokens=80), model=settings.model)
+    except (CuratorError, ValueError, OSError, RuntimeError) as e:
+        s[keys.FEAT_NOTICE] = ("error", f"The judge gave no {kind}: {inline(str(e), max_chars=400)}")
+        return
+    data.invalidate()
+    s[keys.FEAT_NOTICE] = ("success", f"{kind.capitalize()} written by {inline(settings.model, max_chars=80)}.")
+
+
+def descriptions_table(found: dict[str, Any], lat: pd.DataFrame) -> pd.DataFrame:
+    """One row per described feature: its term name, the model's line and that line's held-out score."""
+    names = lat.set_index("latent").name.to_dict()
+    rows = found["result"].get("features", [])
+    return pd.DataFrame({"feature": [int(r["latent"]) for r in rows],
+                         "name": [str(names.get(r["latent"]) or "") for r in rows],
+                         "description": [str(r.get("description") or "") for r in rows],
+                         "score": [r.get("score") for r in rows], "scored pairs": [r.get("n_scored") for r in rows]})
+
+
+def principles_table(found: dict[str, Any]) -> pd.DataFrame:
+    rows = found["result"].get("principles", [])
+    return pd.DataFrame({"principle": [str(r["principle"]) for r in rows], "for": [r["for"] for r in rows],
+                         "against": [r["against"] for r in rows], "abstain": [r["abstain"] for r in rows]})

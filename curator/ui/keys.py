@@ -51,6 +51,8 @@ SIGNAL_RUN = "run"
 MARGIN_MIN, MARGIN_MAX = "mmin", "mmax"
 CLUSTERS = "cluster"
 FLAGS = "flag"
+FEATURE_RUN, FEATURE = "frun", "feature"  # feature filter: which run, which latent
+FEATURE_TEST, FEATURE_X = "ftest", "fx"  # at_least / at_most / decides, and the threshold x
 PAIR_VIEW = "view"  # side by side / inline diff / raw
 
 # -- Browse page: session state only ----------------------------------------------------------

@@ -23,7 +23,7 @@ SCATTER_SAMPLE = 50_000  # points on the margin/uncertainty scatter
 MAP_SAMPLE = 200_000  # points on the map (plotly lasso stays usable up to about this many)
 DISPUTED_ROWS = 25
 BROWSE_URL = "Browse"  # the URL path Streamlit gives pages/1_Browse.py
-START_FIELDS = ("embedder", "rewards", "n_folds", "seed")  # in the form; the rest under "More settings"
+START_FIELDS = ("embedder", "rewards", "n_folds", "seed", "features")  # in the form; the rest under "More settings"
 RESCORE_PREFIX = "rescore-"  # cache keys of re-score runs (`curator.train.rescore.RescoreConfig.cache_key`)
 
 

@@ -116,3 +116,18 @@ def test_demo_with_signals_starts_a_signals_job_for_the_demo(tmp_path, standin, 
         store.close()
     again = runner.invoke(cli.app, ["demo", "--db", str(db), "--pairs", "60", "--signals", "-q"])
     assert "already computed" in again.output, again.output
+
+
+def test_signals_summary_names_the_feature_run_or_why_none(capsys):
+    from curator.cli_signals import _print_summary
+
+    base = {"cached": False, "elapsed_s": 1.0, "run_id": "sig-1", "rows": 40, "models": ["embedded-bt"],
+            "flags": {"flag_flipped": 2}}
+    _print_summary({**base, "feature_run": "feat-sig-1"}, "d", False)
+    assert "features: run feat-sig-1" in capsys.readouterr().out
+    _print_summary({**base, "features_error": "Features need at least 40 labelled pairs"}, "d", False)
+    assert "features: not computed: Features need at least 40" in capsys.readouterr().out
+    _print_summary(base, "d", False)
+    assert "features" not in capsys.readouterr().out
+    signals_help = runner.invoke(cli.app, ["signals", "--help"]).stdout
+    assert "--features" in signals_help

@@ -69,3 +69,57 @@ def test_real_signals_job_end_to_end(job_store, tmp_path):
     assert checkpoints["rows"] == 60
     again = jobs.submit_signals(job_store, "d", cfg, runs_dir=tmp_path / "runs")
     assert again.cached and again.run_id == run.run_id and len(job_store.jobs()) == 1
+
+
+@pytest.mark.slow
+def test_signals_job_with_features_stores_a_feature_run(make_store, tmp_path, monkeypatch):
+    """`SignalConfig(features=True)`: the worker computes the features from its embed stage and
+    the supervisor stores them under the key an on-demand `run_features` uses, which then answers
+    from it; the signal run and the feature run are cached together. The demo data (its planted
+    length bias gives the autoencoder something to find; the toy pairs above leave every latent dead)."""
+    from curator.features import run_features
+    from curator.io import ingest_source, read_source, write_demo
+    from curator.signals import SignalConfig
+    from curator.signals.features import FeatureConfig
+
+    store = make_store()
+    ingest_source(store, read_source(str(write_demo(tmp_path / "demo", n_pairs=150, seed=0).pairs_path)), name="d")
+    ids = store.select_pair_ids(PairFilter(datasets=("d",)))
+    store.append_judgements([{"pair_id": p, "kind": "ai", "annotator": "judge-x", "choice": "a" if i % 4 else "b"}
+                             for i, p in enumerate(ids)])
+    cfg = SignalConfig(**LEAN, features=True)
+    assert cfg.cache_key(1, "d") != SignalConfig(**LEAN).cache_key(1, "d")
+    handle = jobs.submit_signals(store, "d", cfg, runs_dir=tmp_path / "runs")
+    job = jobs.wait(store, handle.job_id, poll=0.25, timeout=900)
+    assert job.status == "done", f"{job.error}\n{jobs.log_tail(job, lines=40)}"
+    runs = store.feature_runs("d")
+    assert len(runs) == 1 and job.result["feature_run"] == runs[0].run_id
+    run = runs[0]
+    assert run.cache_key == FeatureConfig().cache_key(store.dataset_version("d"), "d") and run.n_pairs == len(ids)
+    assert store.feature_latents(run.run_id, include_hidden=True).num_rows == FeatureConfig().n_latents
+    assert run.summary["n_features"] >= 1 and store.feature_activations(run.run_id).num_rows > len(ids)
+    groups = {(w["kind"], w["group"]) for w in store.feature_weights(run.run_id).to_pylist()}
+    assert ("annotator", "ai:judge-x") in groups and any(k == "cluster" for k, _ in groups)
+    # the Features page shows it, nothing computed on demand
+    from streamlit.testing.v1 import AppTest
+
+    from curator.ui import keys
+
+    monkeypatch.setenv("CURATOR_DB", str(store.path))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60)
+    at.query_params[keys.DATASET] = "d"
+    at.switch_page(keys.FEATURES_PAGE).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key=keys.FEAT_RUN).value == run.run_id and at.metric and at.dataframe
+    assert len(store.feature_runs("d")) == 1
+    # the Features page's on-demand compute with these settings finds this run
+    again = run_features(store, "d", FeatureConfig())
+    assert again.cached and again.run.run_id == run.run_id
+    # computed in-process from scratch: the same features (the job's embeddings are the pipeline's)
+    fresh = run_features(store, "d", FeatureConfig(), force=True)
+    for k in ("n_pairs", "n_test", "n_features", "n_dead"):
+        assert fresh.run.summary[k] == run.summary[k], k
+    assert fresh.run.summary["auc_probe"] == pytest.approx(run.summary["auc_probe"], abs=0.02)
+    # the same job again is cached, features and all
+    cached = jobs.submit_signals(store, "d", cfg, runs_dir=tmp_path / "runs")
+    assert cached.cached and len(store.jobs()) == 1

@@ -142,4 +142,137 @@ def test_decided_pairs_open_in_browse_and_go_to_review(features_db):
         store.close()
     at.button(key="feat.browse").click().run()
     assert not at.exception, at.exception
-    assert at.session_state[keys.SELECTION].pair_ids == tuple(shown)
+    # Browse opens on its own feature filter "decides the pair": the same pairs, no selection hand-over
+    assert at.title[0].value == "Browse pairs"
+    assert at.selectbox(key=keys.FEATURE).value == latent
+    assert at.selectbox(key=keys.FEATURE_TEST).value == "decides"
+    assert keys.SELECTION not in at.session_state or not at.session_state[keys.SELECTION]
+    assert set(at.dataframe(key=keys.TABLE).value["pair_id"]) == set(shown)
+    assert not at.warning and not at.error
+    assert any(f"of **{len(shown):,}** pairs" in c.value for c in at.caption)
+
+
+def _count_feature(db: Path, run_id: str, latent: int, **kw) -> int:
+    from curator.schema import PairFilter
+
+    store = Store(db)
+    try:
+        return store.count_pairs(PairFilter(datasets=("demo",), feature_run=run_id, feature=latent, **kw))
+    finally:
+        store.close()
+
+
+def test_browse_filters_by_feature_activation(features_db):
+    store = Store(features_db)
+    try:
+        run_id = store.feature_runs("demo")[0].run_id
+        acts = {int(j): store.feature_activations(run_id, (int(j),)).column("activation").to_pylist()
+                for j in store.feature_latents(run_id).column("latent").to_pylist()}
+    finally:
+        store.close()
+    # the feature and side that fire most; x cuts off its weakest third
+    latent, test = max(((j, t) for j in acts for t in ("at_least", "at_most")),
+                       key=lambda jt: sum((a > 0) == (jt[1] == "at_least") for a in acts[jt[0]]))
+    side = sorted(abs(a) for a in acts[latent] if (a > 0) == (test == "at_least"))
+    x = round(side[len(side) // 3], 2)
+    other = "at_most" if test == "at_least" else "at_least"
+    want = _count_feature(features_db, run_id, latent, feature_test=test, feature_threshold=x)
+    want_other = _count_feature(features_db, run_id, latent, feature_test=other, feature_threshold=x)
+    want_test = _count_feature(features_db, run_id, latent, feature_test=test, feature_threshold=x, splits=("test",))
+    assert want > 10 and 0 < want_test < want
+    at = AppTest.from_file(appdata.APP, default_timeout=60)
+    at.query_params[keys.DATASET] = "demo"
+    at.switch_page(keys.BROWSE_PAGE).run()
+    assert at.selectbox(key=keys.FEATURE).value is None  # no feature filter until one is picked
+    assert "feature_activation" not in at.dataframe(key=keys.TABLE).value
+    at.selectbox(key=keys.FEATURE).set_value(latent).run()
+    at.selectbox(key=keys.FEATURE_TEST).set_value(test).run()
+    at.number_input(key=keys.FEATURE_X).set_value(x).run()
+    assert not at.exception, at.exception
+    assert any(f"of **{want:,}** pairs" in c.value for c in at.caption)
+    assert any(b.label.startswith(f"feature {latent}: activation") for b in at.button)  # its chip
+
+    def passes(table, t):
+        return (table["feature_activation"] >= x).all() if t == "at_least" else (table["feature_activation"] <= -x).all()
+
+    # 25 a page: every shown activation passes, each pair once across the pages
+    at.selectbox(key=keys.PAGE_SIZE).set_value(25).run()
+    seen = []
+    for page in range(1, at.pagination[0].num_pages + 1):
+        at.pagination[0].select(page).run()
+        table = at.dataframe(key=keys.TABLE).value
+        assert passes(table, test)
+        seen += table["pair_id"].tolist()
+    assert len(seen) == len(set(seen)) == want
+    at.selectbox(key=keys.FEATURE_TEST).set_value(other).run()
+    assert not at.exception, at.exception
+    assert any(f"of **{want_other:,}** pairs" in c.value for c in at.caption)
+    assert passes(at.dataframe(key=keys.TABLE).value, other)
+    at.selectbox(key=keys.FEATURE_TEST).set_value(test).run()
+    at.multiselect(key=keys.SPLITS).set_value(["test"]).run()  # with another filter
+    assert any(f"of **{want_test:,}** pairs" in c.value for c in at.caption)
+    at.button(key="browse.reset").click().run()
+    assert at.selectbox(key=keys.FEATURE).value is None and not at.warning
+    at.selectbox(key=keys.FEATURE).set_value(latent).run()
+    at.button(key=f"chip.{keys.FEATURE}").click().run()  # removing the chip removes the filter
+    assert at.selectbox(key=keys.FEATURE).value is None
+    assert "feature_activation" not in at.dataframe(key=keys.TABLE).value
+
+
+def _llm(prompt: str) -> str:
+    """A scripted judge: describes every feature with injection text, says "A" to every score and vote
+    prompt and proposes one principle."""
+    if prompt.startswith("Below are pairs"):
+        return "longer answers " + INJECTION
+    if prompt.startswith("A person compared"):
+        return "Prefer the response that answers " + INJECTION.replace("\n", " ")
+    return "A"
+
+
+def test_llm_descriptions_and_principles_are_stored_and_shown_as_text(features_db, monkeypatch):
+    from chat_server import ChatServer
+
+    at = _page()
+    assert not _has_button(at, "feat.describe")
+    assert any("Configure a judge" in c.value for c in at.caption)  # no judge: says how to set one
+    with ChatServer(_llm) as server:
+        monkeypatch.setenv("CURATOR_JUDGE_URL", server.url)
+        monkeypatch.setenv("CURATOR_JUDGE_MODEL", "scripted-judge")
+        at = _page()
+        at.button(key="feat.describe").click().run()
+        assert not at.exception, at.exception
+        at.button(key="feat.principles").click().run()
+        assert not at.exception, at.exception
+        asked = server.requests
+    assert asked > 40
+    assert any(s.value.startswith("Principles written by scripted") for s in at.success), [*at.success, *at.error]
+    store = Store(features_db)
+    try:
+        run = store.feature_runs("demo")[0]
+        found = store.feature_texts(run.run_id)
+        selected = [r["latent"] for r in store.feature_latents(run.run_id).to_pylist() if r["selected"]]
+    finally:
+        store.close()
+    assert set(found) == {"descriptions", "principles"} and found["principles"]["model"] == "scripted-judge"
+    described = found["descriptions"]["result"]["features"]
+    assert [d["latent"] for d in described] == selected and all(0 <= d["score"] <= 1 for d in described)
+    principles = found["principles"]["result"]
+    assert principles["principles"] and principles["accuracy"] is not None and principles["n_test"] == 40
+    # shown: the descriptions and principles tables hold the model's text verbatim (cells are text)
+    tables = {tuple(d.value.columns): d.value for d in at.dataframe}
+    table = next(t for cols, t in tables.items() if "description" in cols)
+    assert table["description"].tolist() == [d["description"] for d in described]
+    table = next(t for cols, t in tables.items() if "principle" in cols)
+    assert table["principle"].tolist() == [p["principle"] for p in principles["principles"]]
+    acc = next(m for m in at.metric if m.label == "Principles reconstruct the labels")
+    assert acc.value == f"{principles['accuracy']:.0%}"
+    for md in [*at.markdown, *at.caption]:
+        assert "<script>" not in md.value and "onerror" not in md.value and "](javascript" not in md.value
+
+
+def _has_button(at: AppTest, key: str) -> bool:
+    try:
+        at.button(key=key)
+    except KeyError:
+        return False
+    return True

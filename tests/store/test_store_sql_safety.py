@@ -107,7 +107,7 @@ SQL_METHODS = {"execute", "run", "query", "rows", "scalar", "sql", "executemany"
 # The store's plumbing: these take `sql` from their callers, whose SQL is checked at the call site.
 PLUMBING = {("core.py", name) for name in ("execute", "run", "query", "rows", "scalar")}
 # Functions whose results are SQL text built only from allow-listed identifiers and constants.
-SAFE_BUILDERS = {"quote_ident", "order_by", "build_where", "refresh_votes_sql", "_from", "_from_hits", "search_clause", "_scan_term", "_in", "int", "float", "len"}
+SAFE_BUILDERS = {"quote_ident", "order_by", "build_where", "refresh_votes_sql", "feature_decides_sql", "feature_clause", "_from", "_from_hits", "search_clause", "_scan_term", "_in", "int", "float", "len"}
 # quote_ident is the allow-list gate itself (tested in tests/store/test_store.py); the others' returned
 # SQL is checked like any statement. int/float/len make numbers.
 GATES = {"quote_ident", "int", "float", "len"}
