@@ -5,9 +5,10 @@ Commands parse options, call one function of `curator.io` / `curator.store` (and
 group class translates them once, at the edge, into a one-line message on stderr and exit code 1
 (no traceback). Anything else is a bug and keeps its traceback.
 
-Adding a command: decorate a function with `@app.command()` (or `@eval_app.command()` for
-`curator eval ...`), take the database as `db: DbOpt = DEFAULT_DB`, import heavy modules inside
-the function so `curator --help` stays fast.
+Adding a command: write the function in its command module (taking the database as `db: DbOpt =
+DEFAULT_DB` from `curator.cli_common`, importing heavy modules inside the function so `curator
+--help` stays fast), then register it at the bottom of this file. The command modules never import
+this one.
 """
 
 from __future__ import annotations
@@ -18,24 +19,13 @@ import subprocess
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
+from curator import cli_annotate, cli_curate, cli_features, cli_signals
+from curator.cli_common import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, hand_over, open_store, store_or_app, sub_app
 from curator.errors import CuratorError
-
-if TYPE_CHECKING:
-    from curator.store import Store
-
-DEFAULT_DB = Path("data/curator.duckdb")
-
-# -- shared options (one definition, reused by every command) ----------------------------------
-
-DbOpt = Annotated[Path, typer.Option("--db", envvar="CURATOR_DB", dir_okay=False,
-                                     help="DuckDB file holding the pairs (created when missing).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
 class Format(StrEnum):
@@ -52,25 +42,8 @@ class Pairing(StrEnum):
     all_pairs = "all-pairs"
 
 
-class _CuratorGroup(TyperGroup):
-    """The one place where expected failures become a message and exit code 1."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except CuratorError as e:
-            typer.echo(f"Error: {e}", err=True)
-            raise typer.Exit(code=1) from None
-
-
-def _typer(help: str, **kwargs: Any) -> typer.Typer:
-    return typer.Typer(help=help, cls=_CuratorGroup, no_args_is_help=True, add_completion=False,
-                       pretty_exceptions_enable=False, rich_markup_mode=None,
-                       context_settings={"help_option_names": ["-h", "--help"]}, **kwargs)
-
-
-app = _typer("Curate LLM preference data: ingest pairs, inspect them, serve the app.")
-eval_app = _typer("Evaluate signals against planted or human ground truth.")
+app = sub_app("Curate LLM preference data: ingest pairs, inspect them, serve the app.")
+eval_app = sub_app("Evaluate signals against planted or human ground truth.")
 app.add_typer(eval_app, name="eval")
 
 
@@ -86,45 +59,6 @@ def _version(value: bool) -> None:
 def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                 help="Show the version and exit.")] = False) -> None:
     """Curate LLM preference data: ingest pairs, inspect them, serve the app."""
-
-
-def _open_store(db: Path) -> Store:
-    from curator.store import Store
-
-    return Store(db)
-
-
-def _store_or_app(db: Path) -> Store | None:
-    """The store, or None when the Curator app that has `db` open takes this command's work
-    (`curator.jobs.handoff`); any other lock holder is an error that says what to do."""
-    from curator.errors import StoreLocked
-    from curator.jobs import handoff
-
-    try:
-        return _open_store(db)
-    except StoreLocked as e:
-        if e.pid is not None and handoff.app_pid(db) == e.pid:
-            return None
-        if "the Curator app" in str(e):
-            raise CuratorError(f"{e} This app takes no work from the command line (an older Curator started it?): "
-                               "restart it, then run this command again.") from None
-        raise
-
-
-def _hand_over(db: Path, command: str, params: dict[str, Any], *, quiet: bool = True) -> dict[str, Any]:
-    """Run `command` in the app that owns `db`, with a progress bar on stderr unless `quiet`."""
-    from tqdm import tqdm
-
-    from curator.jobs import handoff
-
-    typer.echo(f"{db} is open in the Curator app: it runs this {command} (annotators keep working).", err=True)
-    with tqdm(total=100, desc=f"{command} (in the app)", unit="%", disable=quiet, file=sys.stderr,
-              dynamic_ncols=True, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}{postfix}") as bar:
-        def on_progress(share: float, message: str) -> None:
-            bar.update(round(share * 100) - bar.n)
-            bar.set_postfix_str(message[:60], refresh=False)
-
-        return handoff.hand_over(db, command, params, on_progress=on_progress)
 
 
 def _parse_mapping(items: list[str] | None) -> dict[str, Any] | None:
@@ -155,14 +89,14 @@ def _ingest(db: Path, source: str, *, name: str | None, quiet: bool, judgements_
     from curator.store import IngestResult
 
     src = read_source(source, **read_options)
-    store = _store_or_app(db)
+    store = store_or_app(db)
     if store is None and judgements_only:
         raise typer.BadParameter(f"{db} is open in the Curator app, which does not take --judgements-only from the "
                                  "command line: use the Home page's 'Add judgements' tab, or stop the app and retry.",
                                  param_hint="--judgements-only")
     if store is None:
         local = Path(source).expanduser()
-        result = _hand_over(db, "ingest", {"source": str(local.resolve()) if local.exists() else source,
+        result = hand_over(db, "ingest", {"source": str(local.resolve()) if local.exists() else source,
                                            "name": name or src.name, "read_options": _as_json(read_options)},
                             quiet=quiet)
         return IngestResult(result["dataset"], result["new_pairs"], result["skipped_pairs"], result["new_judgements"])
@@ -284,7 +218,7 @@ def demo(
         from curator import jobs
         from curator.signals import SignalConfig
 
-        store = _open_store(db)
+        store = open_store(db)
         try:
             handle = jobs.submit_signals(store, "demo", SignalConfig())
         finally:
@@ -297,9 +231,9 @@ def demo(
 @app.command()
 def stats(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
     """Count pairs and judgements, overall and per dataset."""
-    store = _store_or_app(db)
+    store = store_or_app(db)
     if store is None:
-        counts = _hand_over(db, "stats", {})
+        counts = hand_over(db, "stats", {})
     else:
         try:
             counts = store.stats()
@@ -424,15 +358,20 @@ def run_forwarding_signals(argv: list[str], *, env: dict[str, str], grace_s: flo
     return 128 - code if code < 0 else code
 
 
-# `curator signals` and `curator jobs ...` live in their own module (they use the options above).
-from curator import cli_annotate  # noqa: E402, F401  (registers eval routing, queue, agreement, route)
-from curator import cli_curate  # noqa: E402, F401  (registers export, recipe, train, eval curation)
-from curator.cli_features import features  # noqa: E402  (also registers eval features)
-from curator.cli_signals import jobs_app, signals  # noqa: E402
-
-app.command()(signals)
-app.command()(features)
-app.add_typer(jobs_app, name="jobs")
+# The command modules define their commands; the tree is put together here, in one place.
+app.command()(cli_signals.signals)
+app.add_typer(cli_signals.jobs_app, name="jobs")
+app.command()(cli_features.features)
+app.command("export")(cli_curate.export_cmd)
+app.add_typer(cli_curate.recipe_app, name="recipe")
+app.add_typer(cli_curate.train_app, name="train")
+app.add_typer(cli_annotate.queue_app, name="queue")
+for command in (cli_annotate.agreement, cli_annotate.route, cli_annotate.judge):
+    app.command()(command)
+for name, command in (("noise", cli_annotate.eval_noise), ("routing", cli_annotate.eval_routing),
+                      ("curation", cli_curate.eval_curation), ("features", cli_features.eval_features),
+                      ("principles", cli_features.eval_principles)):
+    eval_app.command(name)(command)
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """`curator eval routing`, `curator queue ...`, `curator agreement`, `curator route`, `curator judge`:
-annotation from the command line. Importing this module registers the commands on `curator.cli`.
+annotation from the command line. `curator.cli` registers them.
 
 Each command parses options, calls one function of `curator.annotate` / `curator.evals`, and prints
 the result (one JSON object with --json).
@@ -8,31 +8,17 @@ the result (one JSON object with --json).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, _open_store, _typer, app, eval_app
+from curator.cli_common import DEFAULT_DB, DbOpt, JsonOpt, json_safe, open_store, sub_app
 from curator.signals import SignalConfig
 
-queue_app = _typer("Annotation queues: create one from a selection, follow its progress.")
-app.add_typer(queue_app, name="queue")
+queue_app = sub_app("Annotation queues: create one from a selection, follow its progress.")
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN becomes null."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-@eval_app.command("noise")
 def eval_noise(
     data: Annotated[Path, typer.Argument(metavar="DATA", exists=True, help="Labelled pairs, any file `curator "
                                                                            "ingest` reads (e.g. HH-RLHF).")],
@@ -50,7 +36,7 @@ def eval_noise(
     cfg = SignalConfig() if flip_rate is None else SignalConfig(flip_rate=flip_rate)
     result = evaluate_noise(load_pairs(data, limit=limit), flip=flip, seed=seed, cfg=cfg)
     if as_json:
-        typer.echo(json.dumps(_clean(result)))
+        typer.echo(json.dumps(json_safe(result)))
         return
     typer.echo(f"{data.name}: {result['n']:,} labelled pairs, {result['n_flipped']:,} flipped (seed {seed})")
     typer.echo(f"accuracy {result['accuracy']:.3f} · issue score AUROC {result['auroc']:.3f}, AUPRC "
@@ -64,7 +50,6 @@ def eval_noise(
                f"({result['chosen_shorter']:.0%} of all)")
 
 
-@eval_app.command("routing")
 def eval_routing(
     data: Annotated[Path, typer.Argument(metavar="DATA", exists=True, help="Pairs with human votes and AI verdicts "
                                                                            "(votes form, PandaLM, MT-Bench).")],
@@ -89,7 +74,7 @@ def eval_routing(
     result = evaluate_routing(data, budget=budget, judge=judge, n_random=random_draws, seed=seed, batch_size=batch,
                               reward_ensemble=reward_ensemble)
     if as_json:
-        typer.echo(json.dumps(_clean(result)))
+        typer.echo(json.dumps(json_safe(result)))
         return
     typer.echo(f"{result['dataset']}: {result['n']} pairs with a human majority ({result['left_out']} left out); "
                f"AI = {result['judge']}" + (f", features from {', '.join(result['other_judges'])}"
@@ -116,7 +101,7 @@ def queue_create(
     from curator.annotate.queue import create_queue
     from curator.schema import PairFilter
 
-    store = _open_store(db)
+    store = open_store(db)
     try:
         info = create_queue(store, name=name, where=PairFilter(datasets=(dataset,)), annotators_per_pair=annotators,
                             claim_timeout_s=timeout, limit=limit, source="cli")
@@ -132,7 +117,7 @@ def queue_progress_cmd(queue_id: Annotated[str, typer.Argument(help="Queue id.")
     """Items, complete items, labels and per-annotator counts of a queue."""
     from curator.annotate.queue import queue_progress
 
-    store = _open_store(db)
+    store = open_store(db)
     try:
         progress = queue_progress(store, queue_id)
     finally:
@@ -146,7 +131,6 @@ def queue_progress_cmd(queue_id: Annotated[str, typer.Argument(help="Queue id.")
         typer.echo(f"  {a['annotator']}: {a['labels']} labels, {a['skips']} skips")
 
 
-@app.command()
 def agreement(
     db: DbOpt = DEFAULT_DB,
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Restrict to a dataset.")] = None,
@@ -159,7 +143,7 @@ def agreement(
     """Inter-annotator agreement of the human labels: alpha, kappa, per-annotator, disputed pairs."""
     from curator.annotate.agreement import agreement_report
 
-    store = _open_store(db)
+    store = open_store(db)
     try:
         report = agreement_report(store, dataset=dataset, queue_id=queue_id, signal_run=signal_run)
     finally:
@@ -169,7 +153,7 @@ def agreement(
            "per_annotator": report.per_annotator.to_dict("records"),
            "disputed": report.disputed(top).to_dict("records")}
     if as_json:
-        typer.echo(json.dumps(_clean(out), default=str))
+        typer.echo(json.dumps(json_safe(out), default=str))
         return
     typer.echo(f"{report.n_pairs} pairs, {report.n_labels} labels, Krippendorff's alpha {report.alpha:.3f} "
                f"(consensus: {report.method})")
@@ -178,7 +162,6 @@ def agreement(
                    f"{row['agreement_with_consensus']:.2f}")
 
 
-@app.command()
 def route(
     budget: Annotated[float, typer.Option("--budget", "-b", help="Human share (0..1) or pair count (>1).")],
     db: DbOpt = DEFAULT_DB,
@@ -193,7 +176,7 @@ def route(
     """Split a dataset into a human share (riskiest AI verdicts) and an AI share; optionally queue it."""
     from curator.annotate.routing_service import plan_from_store, send_human_share
 
-    store = _open_store(db)
+    store = open_store(db)
     try:
         plan = plan_from_store(store, budget=int(budget) if budget > 1 else float(budget), judge=judge,
                                dataset=dataset, signal_run=signal_run)
@@ -209,7 +192,6 @@ def route(
                f"expected accuracy {out['expected_accuracy']:.3f})" + (f"; queue {out['queue_id']}" if queued else ""))
 
 
-@app.command()
 def judge(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset whose pairs to judge.")],
     db: DbOpt = DEFAULT_DB,
@@ -244,7 +226,7 @@ def judge(
     chosen = [x for x in (reward_run, endpoint) if x] + ([model] if model and not endpoint else [])
     if len(chosen) != 1:
         raise typer.BadParameter("give exactly one of --reward-run, --endpoint (with --model) or --model (local).")
-    store = _open_store(db)
+    store = open_store(db)
     try:
         if reward_run:
             judge_ = RewardEnsembleJudge(store, reward_run)

@@ -1,6 +1,6 @@
 """`curator export`, `curator recipe ...`, `curator train ...`, `curator eval curation`.
 
-Importing this module registers the commands on `curator.cli`. Each command parses options, calls
+`curator.cli` registers them. Each command parses options, calls
 one function of `curator.curate` / `curator.train` / `curator.evals.curation`, and prints the result
 (one JSON object with --json). A training run is a background job (`curator jobs list` shows it);
 `curator train reward` follows it (metrics lines on stderr) unless --detach, and Ctrl+C cancels it.
@@ -10,7 +10,6 @@ Whoever syncs the finished job (this command, `curator jobs list`, the app) regi
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import fields
 from enum import StrEnum
@@ -19,7 +18,17 @@ from typing import Annotated, Any
 
 import typer
 
-from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, _open_store, _typer, app, eval_app
+from curator.cli_common import (
+    DEFAULT_DB,
+    DbOpt,
+    JsonOpt,
+    QuietOpt,
+    hand_over,
+    json_safe,
+    open_store,
+    store_or_app,
+    sub_app,
+)
 from curator.cli_options import config_options
 from curator.curate.export import ExportOptions
 from curator.train.config import DPORunConfig, EmbeddedRewardRunConfig, RewardRunConfig
@@ -27,30 +36,18 @@ from curator.train.config import DPORunConfig, EmbeddedRewardRunConfig, RewardRu
 DEFAULT_EXPORTS = Path("data/exports")
 DEFAULT_RUNS = Path("data/runs")
 
-recipe_app = _typer("Saved selection recipes: list, show, save from a JSON file.")
-train_app = _typer("Train a reward model (embedded or TRL) or a DPO policy on an export; follow, cancel, "
+recipe_app = sub_app("Saved selection recipes: list, show, save from a JSON file.")
+train_app = sub_app("Train a reward model (embedded or TRL) or a DPO policy on an export; follow, cancel, "
                    "register, re-score.")
-app.add_typer(recipe_app, name="recipe")
-app.add_typer(train_app, name="train")
 
 
 def _help(cls: type, name: str) -> str:
     return next(f.metadata["help"] for f in fields(cls) if f.name == name)
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _print(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(_clean(data), default=str))
+        typer.echo(json.dumps(json_safe(data), default=str))
     else:
         for key, value in data.items():
             typer.echo(f"{key}: {value}")
@@ -78,7 +75,6 @@ class MarginSource(StrEnum):
     votes = "votes"
 
 
-@app.command("export")
 def export_cmd(
     recipe: Annotated[str, typer.Option("--recipe", "-r", help="Saved recipe name (or a recipe .json file).")],
     db: DbOpt = DEFAULT_DB,
@@ -110,10 +106,9 @@ def export_cmd(
     """Write the pairs a recipe selects as an immutable TRL dataset snapshot (Parquet, JSONL, datasets, card)."""
     from dataclasses import asdict
 
-    from curator.cli import _hand_over, _store_or_app
     from curator.curate import export, push_to_hub
 
-    store = _store_or_app(db)
+    store = store_or_app(db)
     if store is None:  # the app that has the file open writes the snapshot
         path = Path(recipe)
         named = {"json": path.read_text(encoding="utf-8")} if path.suffix == ".json" and path.exists() \
@@ -121,7 +116,7 @@ def export_cmd(
         options = ExportOptions(name=name or "export", conversational=conversational, margin=margin.value,
                                 test_size=test_size, split_by=split_by, seed=seed, feature_run=feature_run,
                                 features=tuple(feature or ()))
-        data = _hand_over(db, "export", {"recipe": named, "out": str(out.resolve()), "options": asdict(options),
+        data = hand_over(db, "export", {"recipe": named, "out": str(out.resolve()), "options": asdict(options),
                                          "named": name is not None, "export_id": export_id})
         data = {**data, "format": fmt.value}
         if push:
@@ -147,7 +142,7 @@ def export_cmd(
 @recipe_app.command("list")
 def recipe_list(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
     """List saved recipes."""
-    rows = [{"name": r.name, "version": r.version, "updated_at": str(r.updated_at)} for r in _open_store(db).recipes()]
+    rows = [{"name": r.name, "version": r.version, "updated_at": str(r.updated_at)} for r in open_store(db).recipes()]
     if as_json:
         typer.echo(json.dumps(rows))
     else:
@@ -160,7 +155,7 @@ def recipe_show(name: Annotated[str, typer.Argument(help="Recipe name.")], db: D
     """Print a saved recipe as JSON."""
     from curator.curate import load_recipe
 
-    typer.echo(load_recipe(_open_store(db), name).to_json())
+    typer.echo(load_recipe(open_store(db), name).to_json())
 
 
 @recipe_app.command("save")
@@ -173,7 +168,7 @@ def recipe_save(
     from curator.curate import Recipe, save_recipe
 
     recipe = Recipe.from_json(file.read_text(encoding="utf-8"))
-    version = save_recipe(_open_store(db), recipe, name=name)
+    version = save_recipe(open_store(db), recipe, name=name)
     typer.echo(f"saved {name or recipe.name} v{version}")
 
 
@@ -212,7 +207,7 @@ def _follow(store: Any, run_id: str, *, quiet: bool) -> Any:
 def _start(cfg: Any, *, runs: Path, detach: bool, quiet: bool, db: Path, as_json: bool) -> None:
     from curator.train import run_log, submit_run
 
-    store = _open_store(db)
+    store = open_store(db)
     try:
         info = submit_run(store, cfg, export_id=Path(cfg.data).name, runs_dir=runs)
         if not detach:
@@ -260,7 +255,7 @@ def train_status(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
     from curator import jobs
     from curator.train import list_runs
 
-    store = _open_store(db)
+    store = open_store(db)
     try:
         jobs.sync(store)
         runs = list_runs(store)
@@ -270,7 +265,7 @@ def train_status(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
              "export_id": r.export_id, "model_id": r.model_id, "eval_accuracy": r.final.get("eval_accuracy")}
             for r in runs]
     if as_json:
-        typer.echo(json.dumps(_clean(rows)))
+        typer.echo(json.dumps(json_safe(rows)))
     else:
         for r in rows:
             typer.echo(f"{r['run_id']}  {r['method']}  {r['status']}  {r['progress']:.0%}  "
@@ -282,7 +277,7 @@ def train_cancel(run_id: Annotated[str, typer.Argument(help="Run id.")], db: DbO
     """Cancel a running training run (SIGTERM to its process group; the same as `curator jobs cancel`)."""
     from curator.train import cancel_run
 
-    store = _open_store(db)
+    store = open_store(db)
     try:
         info = cancel_run(store, run_id)
     finally:
@@ -296,7 +291,7 @@ def train_register(run_id: Annotated[str, typer.Argument(help="Run id.")], runs:
     """Register the model of a finished run folder (runs started as jobs register when they finish)."""
     from curator.train import register_run
 
-    typer.echo(register_run(_open_store(db), runs / run_id).model_id)
+    typer.echo(register_run(open_store(db), runs / run_id).model_id)
 
 
 @train_app.command("rescore")
@@ -306,13 +301,12 @@ def train_rescore(model_id: Annotated[str, typer.Argument(help="Registered model
     """Score every pair of a dataset with a registered reward model; stored as a new signal run."""
     from curator.train import rescore
 
-    typer.echo(rescore(_open_store(db), model_id, dataset))
+    typer.echo(rescore(open_store(db), model_id, dataset))
 
 
 # -- eval -------------------------------------------------------------------------------------
 
 
-@eval_app.command("curation")
 def eval_curation(
     data: Annotated[Path, typer.Argument(metavar="DATA", exists=True, help="Preference pairs with labels (e.g. "
                                                                            "HH-RLHF helpful-base test.jsonl.gz).")],

@@ -4,7 +4,7 @@
 of a stored dataset with `curator.features.run_features` and prints its features: selected first,
 then by p-value, with coefficient, interval, prevalence and name. `curator eval features` reports
 the held-out share of the black-box probe's AUC the selected features explain on a file.
-Registered on `curator.cli.app` by cli.py.
+`curator.cli` registers them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, _open_store, eval_app
+from curator.cli_common import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, open_store
 from curator.signals.features import FeatureConfig
 
 _HELP = FeatureConfig.help()  # the config's help text is the options' one description
@@ -47,7 +47,7 @@ def features(
     cfg = FeatureConfig(embedder=embedder, seed=seed, n_latents=latents,
                         prefixes=(min(8, latents), latents) if latents > 8 else (latents,),
                         max_selected=min(8, latents))
-    store = _open_store(db)
+    store = open_store(db)
     try:
         def progress(stage: str) -> None:
             if not quiet:
@@ -82,7 +82,6 @@ def _print_report(report: dict[str, Any]) -> None:
                    f"{(f['direction'] or '-') + ' of it':<17}  {f['name'] or ''}")
 
 
-@eval_app.command("features")
 def eval_features(
     data: Annotated[Path, typer.Argument(metavar="DATA", exists=True, help="Preference pairs with labels (e.g. "
                                                                            "HH-RLHF helpful-base test.jsonl.gz).")],
@@ -130,7 +129,6 @@ def eval_features(
         typer.echo(f"  {f['coef']:+.2f}  p={f['p_value']:.1e}  {f['prevalence']:.1%}  {f['name']}{said}")
 
 
-@eval_app.command("principles")
 def eval_principles(
     data: Annotated[Path, typer.Argument(metavar="DATA", exists=True, help="Preference pairs with labels.")],
     url: Annotated[str, typer.Option("--url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1.")],

@@ -3,7 +3,7 @@
 `curator signals` submits a job through `curator.jobs.submit_signals`, follows it with a tqdm bar
 fed by `curator.jobs.wait` (which syncs the worker's progress.json into the jobs table), and
 prints the loaded run. The same dataset version and config a second time prints the existing run
-and computes nothing. Ctrl+C cancels the job. Registered on `curator.cli.app` by cli.py.
+and computes nothing. Ctrl+C cancels the job. `curator.cli` registers them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from curator.cli import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, _open_store, _typer
+from curator.cli_common import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, hand_over, open_store, store_or_app, sub_app
 from curator.cli_options import config_options
 from curator.errors import JobError
 from curator.signals import SignalConfig
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 FLAG_NAMES = {"flag_flipped": "likely flipped", "flag_ambiguous": "ambiguous", "flag_identical": "identical",
               "flag_near_duplicate": "near duplicate"}
 
-jobs_app = _typer("List, cancel and retry background jobs (signals, re-scoring, training, imports).")
+jobs_app = sub_app("List, cancel and retry background jobs (signals, re-scoring, training, imports).")
 
 
 class Engine(StrEnum):
@@ -58,11 +58,10 @@ def signals(
     from curator import jobs
 
     cfg = replace(cfg or SignalConfig(), scorer=scorer or ScorerConfig())
-    from curator.cli import _hand_over, _store_or_app
 
-    store = _store_or_app(db)
+    store = store_or_app(db)
     if store is None:  # the app that has the file open runs the job; this command follows it
-        summary = _hand_over(db, "signals", {"dataset": dataset, "config": cfg.to_dict(), "engine": engine.value},
+        summary = hand_over(db, "signals", {"dataset": dataset, "config": cfg.to_dict(), "engine": engine.value},
                              quiet=quiet)
         _print_summary(summary, dataset, as_json)
         return
@@ -124,7 +123,7 @@ def list_jobs(db: DbOpt = DEFAULT_DB, as_json: JsonOpt = False) -> None:
     """Show jobs, newest first, after bringing their state up to date."""
     from curator import jobs
 
-    store = _open_store(db)
+    store = open_store(db)
     try:
         jobs.sync(store)
         rows = store.jobs()
@@ -148,7 +147,7 @@ def cancel_job(job_id: Annotated[str, typer.Argument(help="Job id (`curator jobs
     """Ask a queued or running job to stop."""
     from curator import jobs
 
-    store = _open_store(db)
+    store = open_store(db)
     try:
         job = jobs.cancel(store, job_id)
     finally:
@@ -162,7 +161,7 @@ def retry_job(job_id: Annotated[str, typer.Argument(help="Job id (`curator jobs 
     """Run a failed or cancelled job again; stages it finished before are reused."""
     from curator import jobs
 
-    store = _open_store(db)
+    store = open_store(db)
     try:
         handle = jobs.retry(store, job_id)
         job = None if handle.cached else _follow(store, job_id, quiet=quiet)

@@ -25,17 +25,23 @@ def test_import_contracts_hold():
     assert " kept, 0 broken" in result.stdout and "BROKEN" not in result.stdout
 
 
-def test_import_contracts_catch_a_violation(tmp_path):
-    """A copy of the package with one forbidden import breaks its contract (the check can fail)."""
+@pytest.mark.parametrize(("module", "code", "broken"), [
+    ("curator/signals/leak.py", "import duckdb\n", "curator.signals.leak -> duckdb"),
+    ("curator/cli_signals.py", None, "cli_signals -> .cli"),  # a command module importing the tree: a cycle
+])
+def test_import_contracts_catch_a_violation(tmp_path, module, code, broken):
+    """A copy of the package with one forbidden import, or one cycle, breaks its contract (the check can fail)."""
     import shutil
 
     shutil.copytree(PACKAGE, tmp_path / "curator", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    (tmp_path / "curator" / "signals" / "leak.py").write_text("import duckdb\n", encoding="utf-8")
+    target = tmp_path / module
+    target.write_text(code or target.read_text(encoding="utf-8") + "\nfrom curator import cli  # noqa\n",
+                      encoding="utf-8")
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint), "--no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                             env={"PYTHONPATH": str(tmp_path), "PATH": ""})
-    assert result.returncode != 0 and "curator.signals.leak -> duckdb" in result.stdout, result.stdout[-3000:]
+    assert result.returncode != 0 and broken in result.stdout, result.stdout[-3000:]
 
 
 def test_pages_run_no_sql():

@@ -22,6 +22,7 @@ from typing import Any
 
 from curator.errors import IngestError
 from curator.io.options import FORMATS
+from curator.io.rows import BATCH_ROWS, Rows
 
 logger = logging.getLogger(__name__)
 
@@ -31,49 +32,7 @@ SPLIT_NAMES = ("train", "test", "validation", "valid", "dev", "eval")
 _GENERIC_STEMS = frozenset(SPLIT_NAMES) | {"data", "dataset", "annotations"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
-BATCH_ROWS = 4096
 _BLANK = object()  # a blank JSONL line (skipped), as opposed to a `null` one (an error)
-
-
-class Rows:
-    """One opened source. Subclasses implement `_iter` and may override `estimate`."""
-
-    fmt: str = ""
-
-    def __init__(self, path: str, *, name: str, default_split: str | None = None,
-                 extra_metadata: dict[str, Any] | None = None):
-        self.path = path
-        self.name = name
-        self.default_split = default_split
-        self.extra_metadata = extra_metadata or {}
-
-    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        return self._iter()
-
-    def _iter(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        raise NotImplementedError
-
-    def estimate(self) -> int | None:
-        """Number of records, when it is cheap to know (line count, Parquet metadata); else None."""
-        return None
-
-    def peek(self, n: int) -> list[dict[str, Any]]:
-        """The first `n` rows (fewer for a short source; none for an empty one)."""
-        out = []
-        it = self._iter()
-        try:
-            for _, row in it:
-                out.append(row)
-                if len(out) >= n:
-                    break
-        finally:
-            close = getattr(it, "close", None)
-            if close:
-                close()
-        return out
-
-    def error(self, message: str, record: int | None = None, fld: str | None = None) -> IngestError:
-        return IngestError(message, path=self.path, record=record, field=fld)
 
 
 def _is_gzip(path: Path) -> bool:

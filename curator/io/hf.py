@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from curator.errors import IngestError
-from curator.io.formats import BATCH_ROWS, Rows
+from curator.io.rows import BATCH_ROWS, Rows
 
 
 class HfRows(Rows):

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from curator.errors import IngestError
 from curator.io.batch import batched
 from curator.io.fields import ReadContext
-from curator.io.formats import Rows, open_rows
+from curator.io.formats import open_rows
 from curator.io.options import SHAPES, ColumnMapping, PairingRule
+from curator.io.rows import Rows
 from curator.io.shapes import READERS, detect_shape
 from curator.schema import PairRecord
 

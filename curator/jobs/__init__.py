@@ -22,9 +22,10 @@ This package imports no duckdb and no streamlit; ray is imported only by the ray
 
 from __future__ import annotations
 
-from curator.jobs.engines import ENGINES, Cancelled, Stage, compute_features
+from curator.jobs.engines import ENGINES, compute_features
 from curator.jobs.imports import submit_import, wait_import
 from curator.jobs.registry import JobKind, job_kind, lookup, register
+from curator.jobs.stage import Cancelled, Stage
 from curator.jobs.supervisor import (
     JobHandle,
     cancel,

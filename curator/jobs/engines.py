@@ -14,14 +14,10 @@ imported only by the ray engine.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import re
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,56 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curator.jobs.local import ORDER_FILE, TIMING_FILE, run_local, spread_stages
-from curator.jobs.registry import canonical, lookup
+from curator.jobs.registry import lookup
+from curator.jobs.stage import Cancelled, ProgressFn, Stage, StopFn, check_output
 from curator.jobs.workdir import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
-
 ENGINES: tuple[str, ...] = ("local", "ray")
 RAY_MISSING = "The `ray` engine needs Ray Data: pip install 'curator[ray]'"
-
-
-class Cancelled(Exception):
-    """Raised inside a worker when its cancel file appears."""
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One feature stage.
-
-    Args:
-        name: short label shown in progress messages (``embed``, ``reward:<model>``).
-        scorer: registered name of the scorer class (`curator.jobs.registry.RUNNERS`).
-        kwargs: constructor keyword arguments (JSON-able: they also key the checkpoint).
-        outputs: scorer output name -> feature key handed to the compute function.
-        gpu: the scorer runs on a GPU when there is one: under Ray each actor gets one, locally one
-            worker per visible GPU (a CPU stage claims none).
-        devices: the local engine's devices, one worker each (data parallel); empty: every visible GPU
-            for a GPU stage (else the CPU), the ``device`` kwarg when that is set. Not in the key.
-    """
-
-    name: str
-    scorer: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
-    gpu: bool = False
-    devices: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> str:
-        """Checkpoint folder name: readable name + hash of what determines the output.
-
-        The scorer enters by its registered name, so moving its module keeps the checkpoints.
-        """
-        digest = hashlib.blake2b(json.dumps([canonical(self.scorer), self.kwargs, sorted(self.outputs)], sort_keys=True,
-                                            default=str).encode(), digest_size=6).hexdigest()
-        return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', self.name)[:40]}-{digest}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def compute_features(input_path: str | Path, stages: list[Stage], *, engine: str = "local",
@@ -175,19 +129,6 @@ def _to_numpy(batch: pa.RecordBatch) -> dict[str, np.ndarray]:
     return {name: batch.column(i).to_numpy(zero_copy_only=False) for i, name in enumerate(batch.schema.names)}
 
 
-def _check_output(stage: Stage, out: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
-    missing = [k for k in stage.outputs if k not in out]
-    if missing:
-        raise ValueError(f"Scorer {stage.scorer} returned {sorted(out)}, expected outputs {missing} too.")
-    arrays = {k: np.asarray(out[k]) for k in stage.outputs}
-    for k, a in arrays.items():
-        if len(a) != rows:
-            raise ValueError(f"Scorer {stage.scorer} returned {len(a)} rows of {k!r} for a batch of {rows}.")
-        if a.dtype == object:
-            raise ValueError(f"Scorer {stage.scorer} output {k!r} is an object array; return numbers.")
-    return arrays
-
-
 # -- engines ----------------------------------------------------------------------------------
 
 def _import_ray() -> Any:
@@ -230,7 +171,7 @@ def _run_ray(input_path: Path, stage: Stage, *, n: int, batch_size: int, actors:
             if should_stop():
                 raise Cancelled(f"stage {stage.name} stopped at row {done}")
             rows = len(next(iter(batch.values())))
-            for k, a in _check_output(stage, batch, rows).items():
+            for k, a in check_output(stage, batch, rows).items():
                 pieces[k].append(a)
             done += rows
             report(done / n, f"{done}/{n} pairs (ray)")

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from curator.jobs.workdir import write_json_atomic
 
 if TYPE_CHECKING:
-    from curator.jobs.engines import ProgressFn, Stage, StopFn
+    from curator.jobs.stage import ProgressFn, Stage, StopFn
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def _warm_up(scorer: Any, table: pa.Table, order: np.ndarray) -> None:
 def _score_chunks(scorer: Any, table: pa.Table, order: np.ndarray, chunks: list[tuple[int, int]], stage: Stage,
                   stage_dir: Path, on_chunk: Any, should_stop: StopFn) -> None:
     """Score `chunks` in turn (tokenizing the next one in a thread when the scorer splits prepare/run)."""
-    from curator.jobs.engines import Cancelled, _check_output
+    from curator.jobs.stage import Cancelled, check_output
 
     split = callable(getattr(scorer, "prepare", None)) and callable(getattr(scorer, "run", None))
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -131,7 +131,7 @@ def _score_chunks(scorer: Any, table: pa.Table, order: np.ndarray, chunks: list[
                 raise Cancelled(f"stage {stage.name} stopped at chunk {start}-{stop}")
             current = ahead.result() if split else ahead
             ahead = submit(k + 1) if k + 1 < len(chunks) else None
-            out = _check_output(stage, scorer.run(current) if split else scorer(current), stop - start)
+            out = check_output(stage, scorer.run(current) if split else scorer(current), stop - start)
             path = _part_path(stage_dir, start, stop)
             tmp = path.with_name(f".{path.stem}.tmp.npz")
             np.savez(tmp, **out)
@@ -223,8 +223,8 @@ Task = tuple[dict[str, Any], str, list[tuple[int, int]]]  # (stage as a dict, st
 
 def _tasks_main(input_path: str, device: str, tasks: list[Task], threads: int, messages: Any) -> None:
     """A device worker: for each task load the stage's scorer on `device`, score its chunks, free it."""
-    from curator.jobs.engines import Stage
     from curator.jobs.registry import lookup
+    from curator.jobs.stage import Stage
 
     try:
         import torch
@@ -253,7 +253,7 @@ def _tasks_main(input_path: str, device: str, tasks: list[Task], threads: int, m
 def _run_workers(input_path: Path, work: list[tuple[str, list[Task]]], *, what: str, total: int, rows_done: int,
                  report: ProgressFn, should_stop: StopFn) -> None:
     """One spawned process per (device, tasks) entry; progress, cancellation and failures come back here."""
-    from curator.jobs.engines import Cancelled
+    from curator.jobs.stage import Cancelled
 
     ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
     messages = ctx.Queue()

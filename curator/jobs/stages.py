@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from curator.jobs.engines import Stage
+from curator.jobs.stage import Stage
 from curator.signals.embed import EmbeddingScorer, embed_runs_on_gpu, resolve_embed_model
 from curator.signals.scoring import ScorerConfig
 

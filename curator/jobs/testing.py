@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curator.jobs.engines import Stage
+from curator.jobs.stage import Stage
 
 STANDIN_STAGES = "standin.stages"
 STANDIN_COMPUTE = "standin.compute"

@@ -26,8 +26,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curator.jobs import feature_step
-from curator.jobs.engines import Stage, compute_features
+from curator.jobs.engines import compute_features
 from curator.jobs.registry import lookup
+from curator.jobs.stage import Stage
 from curator.jobs.workdir import (
     CANCELLED,
     CLUSTERS,

@@ -23,12 +23,12 @@ from curator.jobs.workdir import CANCELLED, DONE, ERROR, WorkDir
 from curator.train.config import config_from_dict
 
 
-class Cancelled(BaseException):
+class StopTraining(BaseException):
     """Raised in the main thread when the run receives SIGTERM."""
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Cancelled()
+    raise StopTraining()
 
 
 def _launcher(method: str) -> Any:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_dict(json.loads((run_dir / "config.json").read_text()))
         logging.getLogger("curator.train").info("run %s: method %s, data %s", run_dir.name, cfg.method, cfg.data)
         final = _launcher(cfg.method)(cfg, run_dir)
-    except Cancelled:
+    except StopTraining:
         if main_process:
             wd.write_json(CANCELLED, {"message": "SIGTERM", "at": datetime.now(UTC).isoformat(timespec="seconds")})
         print("cancelled", flush=True)  # noqa: T201

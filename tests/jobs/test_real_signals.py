@@ -78,7 +78,8 @@ def test_signals_job_with_features_stores_a_feature_run(make_store, tmp_path, mo
     from it; the signal run and the feature run are cached together. The demo data (its planted
     length bias gives the autoencoder something to find; the toy pairs above leave every latent dead)."""
     from curator.features import run_features
-    from curator.io import ingest_source, read_source, write_demo
+    from curator.ingest import ingest_source
+    from curator.io import read_source, write_demo
     from curator.signals import SignalConfig
     from curator.signals.features import FeatureConfig
 
