@@ -1,4 +1,4 @@
-"""Interpretable preference features (`curator.signals.features.compute_features`) on synthetic pairs.
+"""Interpretable preference features (`curator.signals.features.run_stages`) on synthetic pairs.
 
     python bench/bench_features.py --n 100000          # 100k pairs, 768-d (the default embedder's size)
     python bench/bench_features.py --n 10000 --device cuda
@@ -31,7 +31,7 @@ def main() -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    from curator.signals.features import FeatureConfig, compute_features
+    from curator.signals.features import FeatureConfig, run_stages
 
     rng = np.random.default_rng(args.seed)
     atoms = rng.normal(size=(args.concepts, args.d)).astype(np.float32)
@@ -50,7 +50,7 @@ def main() -> None:
     tb = [" ".join(words[j] for j in np.flatnonzero(r)) + " filler text" for r in cb]
 
     t0 = time.perf_counter()
-    result = compute_features(ea, eb, sign, ta, tb, cfg=FeatureConfig(device=args.device, seed=args.seed))
+    result = run_stages(ea, eb, sign, ta, tb, cfg=FeatureConfig(device=args.device, seed=args.seed))
     seconds = time.perf_counter() - t0
     lat = result.latents.to_pandas()
     target = (ea - eb) @ atoms[:4].T

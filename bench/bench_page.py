@@ -203,7 +203,7 @@ def curator_view(store: Store, req: Request) -> tuple[int, list[str]]:
 def naive_view(store: Store, req: Request) -> tuple[int, list[str]]:
     """Load every filtered row (with its text) into pandas, sort there, slice the page."""
     where, params, _ = build_where(req.f)
-    df = store.query(f"""
+    df = store._query(f"""
         SELECT p.pair_id, p.dataset, p.split, p.row_index, p.prompt, p.response_a, p.response_b, p.label,
                p.len_prompt, p.len_a, p.len_b, {LEN_DIFF} AS len_diff,
                (SELECT count(*) FROM judgements j WHERE j.pair_id = p.pair_id) AS n_judgements

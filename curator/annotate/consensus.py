@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from curator.schema import CHOICES
 
@@ -119,7 +120,7 @@ def pred_probs_from_margin(margin_a: np.ndarray, codes: np.ndarray) -> np.ndarra
     shares = label_counts(codes).sum(axis=0) + 1.0
     shares /= shares.sum()
     rest = shares[2:].sum()
-    p_a = 1.0 / (1.0 + np.exp(-np.clip(margin_a, -30, 30)))
+    p_a = expit(margin_a)
     probs = np.empty((codes.shape[0], len(CHOICES)))
     probs[:, 0] = p_a * (1 - rest)
     probs[:, 1] = (1 - p_a) * (1 - rest)

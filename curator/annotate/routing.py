@@ -26,10 +26,10 @@ import numpy as np
 
 from curator.annotate.routing_features import (
     RoutingData,
-    compute_features,
     compute_text_features,
     heuristic_error,
     prompt_groups,
+    routing_features_matrix,
 )
 from curator.annotate.routing_model import PREDICTORS, ErrorPredictor, fit_error_predictor  # noqa: F401
 
@@ -170,7 +170,7 @@ def plan_routing(data: RoutingData, *, budget: int | float, known_errors: dict[i
     known_errors = known_errors or {}
     text = compute_text_features(data.prompts, data.responses_a, data.responses_b)
     heuristic = heuristic_error(data, text)
-    X, _ = compute_features(data, text=text, heuristic=heuristic)
+    X, _ = routing_features_matrix(data, text=text, heuristic=heuristic)
     labelled = np.array(sorted(known_errors), dtype=int)
     errors = np.array([known_errors[i] for i in labelled], dtype=bool)
     predictor = fit_error_predictor(X, heuristic, labelled, errors, groups=prompt_groups(data.prompts),
@@ -249,7 +249,7 @@ def route_adaptive(data: RoutingData, *, budget: int | float, reveal: Callable[[
     stops = sorted({int(c) for c in checkpoints if 0 < int(c) < k} | {k})
     text = compute_text_features(data.prompts, data.responses_a, data.responses_b)
     heuristic = heuristic_error(data, text)
-    X, _ = compute_features(data, text=text, heuristic=heuristic)
+    X, _ = routing_features_matrix(data, text=text, heuristic=heuristic)
     groups = prompt_groups(data.prompts)
     missing = data.primary < 0
     human = np.zeros(n, dtype=bool)

@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from curator.annotate.consensus import compute_dawid_skene
 from curator.schema import CHOICES
@@ -172,7 +173,7 @@ def heuristic_error(data: RoutingData, text: dict[str, np.ndarray] | None = None
     if known.any():
         eps = 1e-4
         logit = 0.5 * _logit(np.clip(p_wrong[known], eps, 1 - eps)) + 0.5 * _logit(np.clip(1 - conf[known], eps, 1 - eps))
-        p_wrong[known] = 1.0 / (1.0 + np.exp(-logit))
+        p_wrong[known] = expit(logit)
     inconsistent = np.asarray(data.ai_inconsistent, dtype=bool)[:, 0] & (primary >= 0)
     p_wrong[inconsistent] = np.maximum(p_wrong[inconsistent], 0.5)
     return p_wrong
@@ -185,7 +186,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 # -- feature matrix ---------------------------------------------------------------------------
 
 
-def compute_features(data: RoutingData, *, text: dict[str, np.ndarray] | None = None,
+def routing_features_matrix(data: RoutingData, *, text: dict[str, np.ndarray] | None = None,
                      heuristic: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """The feature matrix X (N, D) and its column names, for the learned error predictor.
 

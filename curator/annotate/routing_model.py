@@ -62,7 +62,7 @@ def fit_error_predictor(X: np.ndarray, heuristic: np.ndarray, labelled: np.ndarr
     """Fit P(AI wrong) on the labelled pairs, or fall back to the heuristic when there are too few.
 
     Args:
-        X: (N, D) features (`compute_features`).
+        X: (N, D) features (`routing_features_matrix`).
         heuristic: (N,) label-free error estimate (`heuristic_error`).
         labelled: (L,) row indices of pairs whose AI error is known.
         errors: (L,) True where the AI verdict disagreed with the human label.

@@ -12,7 +12,7 @@ Public surface:
     wait(store, job_id, *, on_progress=None, poll=0.5) -> Job
     log_tail(job, *, lines=30) -> str     the worker's log.txt, last lines
     kind_label(job) -> str                signals, rescore, import, train:<method>
-    compute_features(input_path, stages, *, engine="local"|"ray", cache_dir) -> dict of arrays
+    run_stages(input_path, stages, *, engine="local"|"ray", cache_dir) -> dict of arrays
     submit_import(store, path, *, dataset, shape=None) -> job id   a file imported by a thread of this process
 
 The app process owns the DuckDB file; workers only see their work dir (`curator.jobs.workdir`);
@@ -22,7 +22,7 @@ This package imports no duckdb and no streamlit; ray is imported only by the ray
 
 from __future__ import annotations
 
-from curator.jobs.engines import ENGINES, compute_features
+from curator.jobs.engines import ENGINES, run_stages
 from curator.jobs.imports import submit_import, wait_import
 from curator.jobs.registry import JobKind, job_kind, lookup, register
 from curator.jobs.stage import Cancelled, Stage
@@ -50,6 +50,6 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'curator.jobs' has no attribute {name!r}")
 
 
-__all__ = ["ENGINES", "Cancelled", "Job", "JobHandle", "JobKind", "Stage", "cancel", "compute_features",
+__all__ = ["ENGINES", "Cancelled", "Job", "JobHandle", "JobKind", "Stage", "cancel", "run_stages",
            "default_runs_dir", "job_kind", "kind_label", "log_tail", "lookup", "register", "retry", "run_summary", "submit",
            "submit_import", "submit_signals", "sync", "wait", "wait_import"]

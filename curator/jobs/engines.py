@@ -36,7 +36,7 @@ ENGINES: tuple[str, ...] = ("local", "ray")
 RAY_MISSING = "The `ray` engine needs Ray Data: pip install 'curator[ray]'"
 
 
-def compute_features(input_path: str | Path, stages: list[Stage], *, engine: str = "local",
+def run_stages(input_path: str | Path, stages: list[Stage], *, engine: str = "local",
                      cache_dir: str | Path, batch_size: int = 64, checkpoint_rows: int = 4096,
                      actors: int | None = None, ray_address: str | None = None,
                      on_progress: ProgressFn | None = None, should_stop: StopFn | None = None

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from scipy.special import expit
 
 from curator.jobs.stage import Stage
 
@@ -119,8 +120,8 @@ def standin_compute(pairs: pa.Table, config: dict[str, Any], *, features: dict[s
         "pair_id": pairs.column("pair_id"),
         "margin": margin.astype(np.float64),
         "margin_std": np.abs(diff[:, 1]).astype(np.float64),
-        "p_correct": (1 / (1 + np.exp(-margin))).astype(np.float64),
-        "issue_score": (1 / (1 + np.exp(margin))).astype(np.float64),
+        "p_correct": expit(margin).astype(np.float64),
+        "issue_score": expit(-margin).astype(np.float64),
         "cluster": cluster,
         "map_x": features["emb_prompt"][:, 0].astype(np.float64),
         "map_y": features["emb_prompt"][:, 1].astype(np.float64),

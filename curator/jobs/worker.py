@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curator.jobs import feature_step
-from curator.jobs.engines import compute_features
+from curator.jobs.engines import run_stages
 from curator.jobs.registry import lookup
 from curator.jobs.stage import Stage
 from curator.jobs.workdir import (
@@ -116,7 +116,7 @@ def run(work_dir: str | Path) -> str:
         share = FEATURE_SHARE if stages else 0.0
         logger.info("job %s: %d pairs, engine %s, stages %s", spec.get("job_id"), pairs.num_rows,
                     spec.get("engine", "local"), [s.name for s in stages])
-        features = compute_features(
+        features = run_stages(
             wd.file(INPUT), stages, engine=spec.get("engine", "local"), cache_dir=wd.features,
             batch_size=int(spec.get("batch_size", 256)), checkpoint_rows=int(spec.get("checkpoint_rows", 8192)),
             actors=spec.get("actors"), ray_address=spec.get("ray_address"),

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from scipy.special import expit
 
 from curator.config import Config
 
@@ -290,7 +291,7 @@ def _wald_logit(x: np.ndarray, y: np.ndarray, *, c: float = 10.0) -> tuple[np.nd
 
     model = LogisticRegression(C=c, fit_intercept=False, max_iter=2000).fit(x, y)
     b = model.coef_.ravel()
-    p = 1.0 / (1.0 + np.exp(-(x @ b)))
+    p = expit(x @ b)
     hess = (x * (p * (1 - p))[:, None]).T @ x + np.eye(x.shape[1]) / c
     cov = np.linalg.pinv(hess)
     return b, np.sqrt(np.clip(np.diag(cov), 1e-12, None))

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+from scipy.special import expit
 
 from curator.schema import SIGNAL_COLUMNS
 from curator.signals import bt, clusters, noise, uncertainty
@@ -229,7 +230,7 @@ def compute_signals(pairs: pa.Table, cfg: SignalConfig, *, features: dict[str, n
     margin = np.mean(np.stack(list(per_model.values()), 1), 1) * orient
     margin_std = all_members.std(1)
     vote_frac = (all_members > 0).mean(1)
-    p_correct = 1.0 / (1.0 + np.exp(-margin))
+    p_correct = expit(margin)
 
     bald, var_margin, var_sigma = _heads_per_fold(pf, sign, cf.fold, cfg, X, run)
     var_margin = var_margin * orient

@@ -158,7 +158,7 @@ class AnnotateMixin:
         a write conflict with jittered backoff."""
         for attempt in range(attempts):
             try:
-                with lock or nullcontext(), self.transaction() as cur:
+                with lock or nullcontext(), self._transaction() as cur:
                     return fn(cur)
             except Exception as e:
                 if not _is_conflict(e) or attempt == attempts - 1:
@@ -172,12 +172,12 @@ class AnnotateMixin:
     def _touch_annotator(self, cur: Any, queue_id: str, annotator: str, now: datetime, op: str) -> None:
         # Every action of one person updates this row, so two of their sessions serialise. A plain
         # UPDATE costs a third of the upsert; the upsert runs on a person's first action only.
-        n = self.execute(cur, "UPDATE queue_annotators SET actions = actions + 1, last_seen = $3 "
+        n = self._execute(cur, "UPDATE queue_annotators SET actions = actions + 1, last_seen = $3 "
                               "WHERE queue_id = $1 AND annotator = $2", [queue_id, annotator, now],
                          op=op).fetchall()[0][0]
         if n:
             return
-        self.run(cur, """
+        self._run(cur, """
             INSERT INTO queue_annotators (queue_id, annotator, actions, last_seen) VALUES ($1, $2, 1, $3)
             ON CONFLICT (queue_id, annotator) DO UPDATE SET actions = queue_annotators.actions + 1,
                 last_seen = excluded.last_seen""", [queue_id, annotator, now], op=op)
@@ -197,19 +197,19 @@ class AnnotateMixin:
             raise ValueError("A queue needs at least one pair; the selection is empty.")
         items = pa.table({"pair_id": pa.array(ids, pa.string()),
                           "position": pa.array(range(len(ids)), pa.int32())})
-        with self.transaction() as cur:
+        with self._transaction() as cur:
             cur.register("new_items", items)
-            missing = self.execute(cur, "SELECT count(*) FROM new_items WHERE pair_id NOT IN (SELECT pair_id "
+            missing = self._execute(cur, "SELECT count(*) FROM new_items WHERE pair_id NOT IN (SELECT pair_id "
                                         "FROM pairs)", op="create_queue").fetchall()[0][0]
             if missing:
                 raise ValueError(f"{missing} pair_id(s) of the selection are not in the store.")
-            self.run(cur, "INSERT INTO queues (queue_id, name, annotators_per_pair, claim_timeout_s, selection, "
+            self._run(cur, "INSERT INTO queues (queue_id, name, annotators_per_pair, claim_timeout_s, selection, "
                           "created_by) VALUES ($1, $2, $3, $4, $5, $6)",
                      [queue_id, name, annotators_per_pair, claim_timeout_s, json.dumps(selection or {}),
                       created_by], op="create_queue")
-            self.run(cur, "INSERT INTO queue_items (queue_id, pair_id, position) "
+            self._run(cur, "INSERT INTO queue_items (queue_id, pair_id, position) "
                           "SELECT $1, pair_id, position FROM new_items", [queue_id], op="create_queue")
-            self.run(cur, "INSERT INTO queue_slots (queue_id, pair_id, slot) SELECT $1, i.pair_id, s.slot "
+            self._run(cur, "INSERT INTO queue_slots (queue_id, pair_id, slot) SELECT $1, i.pair_id, s.slot "
                           "FROM new_items i CROSS JOIN range($2) s(slot)", [queue_id, annotators_per_pair],
                      op="create_queue")
             cur.unregister("new_items")
@@ -219,19 +219,19 @@ class AnnotateMixin:
         """Pair ids matching a filter, in source order (the selection a queue or router starts from)."""
         sql, params, tables = self._from(f)
         tail, extra = ("LIMIT ?", [int(limit)]) if limit else ("", [])
-        table = self.query(f"SELECT p.pair_id {sql} ORDER BY p.dataset, p.row_index {tail}", params + extra,
+        table = self._query(f"SELECT p.pair_id {sql} ORDER BY p.dataset, p.row_index {tail}", params + extra,
                            op="select_pair_ids", tables=tables)
         return table.column("pair_id").to_pylist()
 
     def queues(self) -> list[QueueInfo]:
-        rows = self.rows("""
+        rows = self._rows("""
             SELECT q.queue_id, q.name, q.annotators_per_pair, q.claim_timeout_s, q.selection, q.created_by,
                    q.created_at, (SELECT count(*) FROM queue_items i WHERE i.queue_id = q.queue_id)
             FROM queues q ORDER BY q.created_at DESC, q.queue_id""", op="queues")
         return [QueueInfo(r[0], r[1], r[2], r[3], json.loads(r[4] or "{}"), r[5], r[6], r[7]) for r in rows]
 
     def queue_info(self, queue_id: str) -> QueueInfo:
-        rows = self.rows("""
+        rows = self._rows("""
             SELECT q.queue_id, q.name, q.annotators_per_pair, q.claim_timeout_s, q.selection, q.created_by,
                    q.created_at, (SELECT count(*) FROM queue_items i WHERE i.queue_id = q.queue_id)
             FROM queues q WHERE q.queue_id = ?""", [queue_id], op="queue_info")
@@ -246,7 +246,7 @@ class AnnotateMixin:
         """The annotator's current item: their live claim, else a newly claimed free slot (see
         `_free_slots`), else None."""
         expires = now + timedelta(seconds=timeout_s)
-        live = self.rows(_LIVE_CLAIM, [queue_id, annotator, now], op="claim")
+        live = self._rows(_LIVE_CLAIM, [queue_id, annotator, now], op="claim")
         if live:  # the common case (a page rerun): a read, no write transaction
             return Claim(queue_id, *live[0])
 
@@ -257,7 +257,7 @@ class AnnotateMixin:
             self._touch_annotator(cur, queue_id, annotator, now, "claim")
             found = self._free_slots(cur, queue_id, annotator, now)
             if found is None:  # a live claim after all (another tab of this person claimed meanwhile)
-                live = self.execute(cur, _LIVE_CLAIM, [queue_id, annotator, now], op="claim").fetchall()
+                live = self._execute(cur, _LIVE_CLAIM, [queue_id, annotator, now], op="claim").fetchall()
                 return Claim(queue_id, *live[0])
             if not found:
                 return None
@@ -290,12 +290,12 @@ class AnnotateMixin:
         limit = 8 * CLAIM_SPREAD
         key = self._claim_key(queue_id)
         while True:
-            rows = self.execute(cur, _CANDIDATE_SLOTS, [queue_id, annotator, now, limit], op="claim").fetchall()
-            if rows[0][4] if rows else self.execute(cur, _LIVE_CLAIM, [queue_id, annotator, now],
+            rows = self._execute(cur, _CANDIDATE_SLOTS, [queue_id, annotator, now, limit], op="claim").fetchall()
+            if rows[0][4] if rows else self._execute(cur, _LIVE_CLAIM, [queue_id, annotator, now],
                                                     op="claim").fetchall():
                 return None
             candidates = [r[:3] for r in rows if not r[3]]
-            labelled = {r[0] for r in self.execute(cur, _LABELLED_AMONG, [annotator, [c[0] for c in candidates]],
+            labelled = {r[0] for r in self._execute(cur, _LABELLED_AMONG, [annotator, [c[0] for c in candidates]],
                                                    op="claim").fetchall()} if candidates else set()
             allowed = [c for c in candidates if c[0] not in labelled]
             # Slots other sessions are taking go last: only when nothing else is left (the claim then
@@ -311,7 +311,7 @@ class AnnotateMixin:
 
     def _take_slot(self, cur: Any, queue_id: str, pair_id: str, slot: int, annotator: str, now: datetime,
                    expires: datetime) -> bool:
-        n = self.execute(cur, """
+        n = self._execute(cur, """
             UPDATE queue_slots SET state = 'claimed', annotator = $1, claimed_at = $2, expires_at = $3,
                    judgement_id = NULL
             WHERE queue_id = $4 AND pair_id = $5 AND slot = $6
@@ -321,7 +321,7 @@ class AnnotateMixin:
 
     def queue_claim(self, queue_id: str, annotator: str, pair_id: str) -> Claim | None:
         """The slot `annotator` holds (claimed or done) on `pair_id`, if any."""
-        rows = self.rows("""
+        rows = self._rows("""
             SELECT s.pair_id, s.slot, i.position, s.claimed_at, s.expires_at FROM queue_slots s
             JOIN queue_items i ON i.queue_id = s.queue_id AND i.pair_id = s.pair_id
             WHERE s.queue_id = $1 AND s.annotator = $2 AND s.pair_id = $3 ORDER BY s.slot LIMIT 1""",
@@ -330,7 +330,7 @@ class AnnotateMixin:
 
     def queue_timeout(self, queue_id: str) -> int:
         """The queue's `claim_timeout_s` (a point read; `queue_info` also counts the items)."""
-        value = self.scalar("SELECT claim_timeout_s FROM queues WHERE queue_id = ?", [queue_id], op="queue_timeout")
+        value = self._scalar("SELECT claim_timeout_s FROM queues WHERE queue_id = ?", [queue_id], op="queue_timeout")
         if value is None:
             raise StoreError(f"no queue named {queue_id!r}", op="queue_timeout")
         return int(value)
@@ -338,19 +338,19 @@ class AnnotateMixin:
     def queue_submit_context(self, queue_id: str, annotator: str, pair_id: str) -> tuple[bool, datetime | None]:
         """(`is_queue_item`, the `claimed_at` of the slot `queue_claim` returns) in one read: every
         item of a queue has its slots, so the pair's slots answer both."""
-        row = self.rows("""
+        row = self._rows("""
             SELECT count(*) > 0, arg_min_null(claimed_at, slot) FILTER (WHERE annotator = $2)
             FROM queue_slots WHERE queue_id = $1 AND pair_id = $3""", [queue_id, annotator, pair_id],
                         op="queue_submit_context")[0]
         return bool(row[0]), row[1]
 
     def is_queue_item(self, queue_id: str, pair_id: str) -> bool:
-        return bool(self.scalar("SELECT count(*) FROM queue_items WHERE queue_id = $1 AND pair_id = $2",
+        return bool(self._scalar("SELECT count(*) FROM queue_items WHERE queue_id = $1 AND pair_id = $2",
                                 [queue_id, pair_id], op="is_queue_item"))
 
     def judgement_id_for(self, pair_id: str, annotator: str, submission_id: str) -> int | None:
         """The judgement row carrying `details.submission_id` (set by the annotate service)."""
-        value = self.scalar("SELECT max(judgement_id) FROM judgements WHERE pair_id = $1 AND annotator = $2 "
+        value = self._scalar("SELECT max(judgement_id) FROM judgements WHERE pair_id = $1 AND annotator = $2 "
                             "AND details->>'submission_id' = $3", [pair_id, annotator, submission_id],
                             op="judgement_id_for")
         return None if value is None else int(value)
@@ -388,9 +388,9 @@ class AnnotateMixin:
         self._touch_annotator(cur, queue_id, annotator, now, "submit")
         # The common case in one statement: the annotator's (lowest) slot on the pair becomes done,
         # unless they already have a done one.
-        completed = self.execute(cur, _COMPLETE_MY_SLOT, [judgement_id, queue_id, pair_id, annotator],
+        completed = self._execute(cur, _COMPLETE_MY_SLOT, [judgement_id, queue_id, pair_id, annotator],
                                  op="submit").fetchall()
-        mine = [] if completed else self.execute(
+        mine = [] if completed else self._execute(
             cur, "SELECT slot, state FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND annotator = $3 "
                  "ORDER BY state = 'done' DESC, slot LIMIT 1", [queue_id, pair_id, annotator],
             op="submit").fetchall()
@@ -402,18 +402,18 @@ class AnnotateMixin:
         elif mine:  # pragma: no cover - _COMPLETE_MY_SLOT completes any slot that is not done
             raise AssertionError(f"slot {mine[0]} of {annotator!r} on {pair_id!r} was not completed")
         else:
-            free = self.execute(cur, "SELECT slot FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND "
+            free = self._execute(cur, "SELECT slot FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND "
                                      "(state = 'open' OR (state = 'claimed' AND expires_at <= $3)) "
                                      "ORDER BY slot LIMIT 1", [queue_id, pair_id, now], op="submit").fetchall()
             if free and self._take_slot(cur, queue_id, pair_id, free[0][0], annotator, now, now):
-                self.run(cur, "UPDATE queue_slots SET state = 'done', judgement_id = $1 WHERE queue_id = $2 "
+                self._run(cur, "UPDATE queue_slots SET state = 'done', judgement_id = $1 WHERE queue_id = $2 "
                               "AND pair_id = $3 AND slot = $4", [judgement_id, queue_id, pair_id, free[0][0]],
                          op="submit")
             elif free:
                 raise _Lost()
             else:
                 filled = False
-        self.run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, judgement_id, created_at) "
+        self._run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, judgement_id, created_at) "
                       "VALUES ($1, $2, $3, 'submit', $4, $5)", [queue_id, pair_id, annotator, judgement_id, now],
                  op="submit")
         return filled
@@ -423,10 +423,10 @@ class AnnotateMixin:
 
         def skip(cur: Any) -> None:
             self._touch_annotator(cur, queue_id, annotator, now, "skip")
-            self.run(cur, "UPDATE queue_slots SET state = 'open', annotator = NULL, claimed_at = NULL, "
+            self._run(cur, "UPDATE queue_slots SET state = 'open', annotator = NULL, claimed_at = NULL, "
                           "expires_at = NULL WHERE queue_id = $1 AND pair_id = $2 AND annotator = $3 "
                           "AND state = 'claimed'", [queue_id, pair_id, annotator], op="skip")
-            self.run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, created_at) "
+            self._run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, created_at) "
                           "VALUES ($1, $2, $3, 'skip', $4)", [queue_id, pair_id, annotator, now], op="skip")
 
         self._retrying(skip, op="skip")
@@ -434,7 +434,7 @@ class AnnotateMixin:
 
     def last_queue_action(self, queue_id: str, annotator: str) -> QueueAction | None:
         """The annotator's latest submit or skip in the queue that has not been undone."""
-        rows = self.rows("""
+        rows = self._rows("""
             SELECT e.event_id, e.pair_id, e.action, e.judgement_id FROM queue_events e
             WHERE e.queue_id = $1 AND e.annotator = $2 AND e.action IN ('submit', 'skip')
               AND NOT EXISTS (SELECT 1 FROM queue_events u WHERE u.queue_id = e.queue_id AND u.action = 'undo'
@@ -454,28 +454,28 @@ class AnnotateMixin:
 
         def undo(cur: Any) -> int | None:
             self._touch_annotator(cur, queue_id, annotator, now, "undo")
-            done = self.execute(cur, "SELECT count(*) FROM queue_events WHERE queue_id = $1 AND action = 'undo' "
+            done = self._execute(cur, "SELECT count(*) FROM queue_events WHERE queue_id = $1 AND action = 'undo' "
                                      "AND undoes = $2", [queue_id, action.event_id], op="undo").fetchall()[0][0]
             if done:
                 return None  # a second click on the same undo
             superseding = judgement_id
             if table is not None:
                 [superseding] = self._insert_judgements(cur, table)
-            self.run(cur, "UPDATE queue_slots SET state = 'open', annotator = NULL, claimed_at = NULL, "
+            self._run(cur, "UPDATE queue_slots SET state = 'open', annotator = NULL, claimed_at = NULL, "
                           "expires_at = NULL WHERE queue_id = $1 AND annotator = $2 AND state = 'claimed' "
                           "AND pair_id <> $3", [queue_id, annotator, action.pair_id], op="undo")
             if action.action == "submit":
-                self.run(cur, "UPDATE queue_slots SET state = 'claimed', claimed_at = $1, expires_at = $2, "
+                self._run(cur, "UPDATE queue_slots SET state = 'claimed', claimed_at = $1, expires_at = $2, "
                               "judgement_id = NULL WHERE queue_id = $3 AND pair_id = $4 AND annotator = $5",
                          [now, expires, queue_id, action.pair_id, annotator], op="undo")
             else:
-                free = self.execute(cur, "SELECT slot FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND "
+                free = self._execute(cur, "SELECT slot FROM queue_slots WHERE queue_id = $1 AND pair_id = $2 AND "
                                          "(state = 'open' OR (state = 'claimed' AND expires_at <= $3)) "
                                          "ORDER BY slot LIMIT 1", [queue_id, action.pair_id, now],
                                     op="undo").fetchall()
                 if free and not self._take_slot(cur, queue_id, action.pair_id, free[0][0], annotator, now, expires):
                     raise _Lost()
-            self.run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, judgement_id, undoes, "
+            self._run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, judgement_id, undoes, "
                           "created_at) VALUES ($1, $2, $3, 'undo', $4, $5, $6)",
                      [queue_id, action.pair_id, annotator, superseding, action.event_id, now], op="undo")
             return superseding
@@ -489,7 +489,7 @@ class AnnotateMixin:
 
     def queue_progress(self, queue_id: str, *, now: datetime) -> dict[str, Any]:
         """Counts for a queue: items, complete items, labels, live claims, and per annotator."""
-        total = self.rows("""
+        total = self._rows("""
             WITH per_pair AS (
                 SELECT pair_id, count(*) AS slots, count(*) FILTER (WHERE state = 'done') AS done,
                        count(*) FILTER (WHERE state = 'claimed' AND expires_at > $2) AS live
@@ -497,7 +497,7 @@ class AnnotateMixin:
             SELECT count(*), count(*) FILTER (WHERE done = slots), coalesce(sum(slots), 0),
                    coalesce(sum(done), 0), coalesce(sum(live), 0) FROM per_pair""", [queue_id, now],
                           op="queue_progress")[0]
-        people = self.rows(f"""
+        people = self._rows(f"""
             SELECT a.annotator,
                    (SELECT count(*) FROM queue_slots s WHERE s.queue_id = a.queue_id AND s.annotator = a.annotator
                     AND s.state = 'done'),
@@ -538,7 +538,7 @@ class AnnotateMixin:
             clauses.append("j.annotator = ?")
             params.append(annotator)
         where = " AND ".join(clauses) or "TRUE"
-        return self.query(f"""
+        return self._query(f"""
             SELECT j.pair_id, j.kind, j.annotator, j.choice, j.strength, j.confidence, j.rationale,
                    j.details, j.judgement_id, j.created_at
             FROM judgements j JOIN pairs p ON p.pair_id = j.pair_id WHERE {where}
@@ -550,7 +550,7 @@ class AnnotateMixin:
         """An annotator's own current human labels (retracted ones left out), newest first."""
         where, params = ("AND j.pair_id IN (SELECT pair_id FROM queue_items WHERE queue_id = ?)", [queue_id]) \
             if queue_id else ("", [])
-        return self.query(f"""
+        return self._query(f"""
             SELECT * FROM (
                 SELECT j.pair_id, left(p.prompt, 200) AS prompt, j.choice, j.strength, j.rationale, j.details,
                        j.created_at, j.judgement_id
@@ -561,7 +561,7 @@ class AnnotateMixin:
 
     def pair_texts(self, pair_ids: Sequence[str]) -> pa.Table:
         """Full text of the given pairs (pair_id, dataset, prompt, response_a, response_b, label), in source order."""
-        return self.query("SELECT pair_id, dataset, prompt, response_a, response_b, label, len_prompt, len_a, len_b "
+        return self._query("SELECT pair_id, dataset, prompt, response_a, response_b, label, len_prompt, len_a, len_b "
                           "FROM pairs WHERE list_contains(?, pair_id) ORDER BY dataset, row_index",
                           [list(pair_ids)], op="pair_texts")
 

@@ -76,7 +76,7 @@ class Store:
     """A Curator database file. Use `Store.open(path)` to share one instance per process."""
 
     # Profiling hook (benchmarks): when set, called as hook(op, sql, seconds) after every statement
-    # run through `execute`, with the thread CPU seconds it took to run (fetching not included).
+    # run through `_execute`, with the thread CPU seconds it took to run (fetching not included).
     statement_hook: Callable[[str, str, float], None] | None = None
 
     def __init__(self, path: str | Path):
@@ -115,7 +115,7 @@ class Store:
     # -- plumbing -----------------------------------------------------------------------------
 
     @contextmanager
-    def cursor(self, tables: dict[str, pa.Table] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _cursor(self, tables: dict[str, pa.Table] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor of this thread; `tables` are Arrow tables its statements can read by name."""
         if self._con is None:
             raise StoreError("the store is closed", op="cursor")
@@ -128,9 +128,9 @@ class Store:
             cur.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor inside BEGIN ... COMMIT; any exception rolls everything back."""
-        with self.cursor() as cur:
+        with self._cursor() as cur:
             cur.execute("BEGIN TRANSACTION").fetchall()
             try:
                 yield cur
@@ -139,7 +139,7 @@ class Store:
                 raise
             cur.execute("COMMIT").fetchall()
 
-    def execute(self, cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None,
+    def _execute(self, cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None,
                 *, op: str) -> duckdb.DuckDBPyConnection:
         """Run one statement; every statement of the store passes here."""
         logger.debug("%s: %s %s", op, " ".join(sql.split()), params)
@@ -153,48 +153,48 @@ class Store:
             hook(op, sql, time.thread_time() - started)
         return result
 
-    def run(self, cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None,
+    def _run(self, cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None,
             *, op: str) -> None:
         """Run a statement whose result is not needed (DuckDB 2 results must be drained)."""
-        self.execute(cur, sql, params, op=op).fetchall()
+        self._execute(cur, sql, params, op=op).fetchall()
 
-    def query(self, sql: str, params: Sequence[Any] | None = None, *, op: str,
+    def _query(self, sql: str, params: Sequence[Any] | None = None, *, op: str,
               tables: dict[str, pa.Table] | None = None) -> pa.Table:
         logger.debug("%s: %s %s", op, " ".join(sql.split()), params)
-        with self.cursor(tables) as cur:
+        with self._cursor(tables) as cur:
             try:
                 return cur.sql(sql, params=list(params or [])).to_arrow_table()
             except duckdb.Error as e:
                 raise StoreError(str(e), op=op, sql=sql) from e
 
-    def rows(self, sql: str, params: Sequence[Any] | None = None, *, op: str) -> list[tuple]:
-        with self.cursor() as cur:
-            return self.execute(cur, sql, params, op=op).fetchall()
+    def _rows(self, sql: str, params: Sequence[Any] | None = None, *, op: str) -> list[tuple]:
+        with self._cursor() as cur:
+            return self._execute(cur, sql, params, op=op).fetchall()
 
-    def scalar(self, sql: str, params: Sequence[Any] | None = None, *, op: str,
+    def _scalar(self, sql: str, params: Sequence[Any] | None = None, *, op: str,
                tables: dict[str, pa.Table] | None = None) -> Any:
-        with self.cursor(tables) as cur:
-            rows = self.execute(cur, sql, params, op=op).fetchall()
+        with self._cursor(tables) as cur:
+            rows = self._execute(cur, sql, params, op=op).fetchall()
         row = rows[0] if rows else None
         return None if row is None else row[0]
 
     def _migrate(self) -> None:
-        with self.cursor() as cur:
-            self.run(cur, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+        with self._cursor() as cur:
+            self._run(cur, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
                               "applied_at TIMESTAMP NOT NULL DEFAULT now())", op="migrate")
-            done = {r[0] for r in self.execute(cur, "SELECT version FROM schema_version", op="migrate").fetchall()}
+            done = {r[0] for r in self._execute(cur, "SELECT version FROM schema_version", op="migrate").fetchall()}
         for version, sql in _migrations():
             if version in done:
                 continue
-            with self.transaction() as cur:
+            with self._transaction() as cur:
                 for statement in _statements(sql):
-                    self.run(cur, statement, op=f"migrate {version}")
-                self.run(cur, "INSERT INTO schema_version (version) VALUES (?)", [version], op="migrate")
+                    self._run(cur, statement, op=f"migrate {version}")
+                self._run(cur, "INSERT INTO schema_version (version) VALUES (?)", [version], op="migrate")
             logger.info("applied migration %03d to %s", version, self.path)
 
     def schema_version(self) -> int:
-        return int(self.scalar("SELECT max(version) FROM schema_version", op="schema_version") or 0)
+        return int(self._scalar("SELECT max(version) FROM schema_version", op="schema_version") or 0)
 
     def checkpoint(self) -> None:
-        with self.cursor() as cur:
-            self.run(cur, "CHECKPOINT", op="checkpoint")
+        with self._cursor() as cur:
+            self._run(cur, "CHECKPOINT", op="checkpoint")

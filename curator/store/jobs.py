@@ -76,8 +76,8 @@ class JobsMixin:
         """Record a new job as ``queued``."""
         if not job_id:
             raise ValueError("`job_id` must be a non-empty string.")
-        with self.cursor() as cur:
-            self.run(cur, "INSERT INTO jobs (job_id, kind, dataset, params, cache_key, status, work_dir) "
+        with self._cursor() as cur:
+            self._run(cur, "INSERT INTO jobs (job_id, kind, dataset, params, cache_key, status, work_dir) "
                           "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
                      [job_id, kind, dataset, json.dumps(params), cache_key, work_dir], op="submit_job")
         return self.job(job_id)
@@ -131,8 +131,8 @@ class JobsMixin:
         args = [*(params or []), job_id, list(from_statuses)]
         for attempt in range(5):
             try:
-                with self.cursor() as cur:
-                    return bool(self.execute(cur, sql, args, op=op).fetchall())
+                with self._cursor() as cur:
+                    return bool(self._execute(cur, sql, args, op=op).fetchall())
             except StoreError as e:
                 # Two sessions updating the same row at once: DuckDB aborts one; try again.
                 if "Conflict" not in str(e) or attempt == 4:
@@ -143,7 +143,7 @@ class JobsMixin:
     # -- reading ------------------------------------------------------------------------------
 
     def job(self, job_id: str) -> Job | None:
-        rows = self.rows(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", [job_id], op="job")
+        rows = self._rows(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE job_id = ?", [job_id], op="job")
         return _job(rows[0]) if rows else None
 
     def jobs(self, *, statuses: tuple[str, ...] = (), kind: str | None = None, dataset: str | None = None,
@@ -162,12 +162,12 @@ class JobsMixin:
         if dataset is not None:
             clauses.append("dataset = ?")
             params.append(dataset)
-        rows = self.rows(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} "
+        rows = self._rows(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} "
                          "ORDER BY created_at DESC, job_id DESC LIMIT ?", [*params, int(limit)], op="jobs")
         return [_job(r) for r in rows]
 
     def find_job(self, cache_key: str, *, statuses: tuple[str, ...] = ("done",)) -> Job | None:
         """The newest job with this cache key in one of `statuses` (by default: a finished one)."""
-        rows = self.rows(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE cache_key = ? AND list_contains(?, status) "
+        rows = self._rows(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE cache_key = ? AND list_contains(?, status) "
                          "ORDER BY created_at DESC LIMIT 1", [cache_key, list(statuses)], op="find_job")
         return _job(rows[0]) if rows else None

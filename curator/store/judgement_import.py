@@ -57,16 +57,16 @@ class JudgementImportMixin:
         Raises:
             StoreError: `dataset` does not exist (nothing is changed).
         """
-        if not self.scalar("SELECT count(*) FROM datasets WHERE name = ?", [dataset], op="add_judgements"):
+        if not self._scalar("SELECT count(*) FROM datasets WHERE name = ?", [dataset], op="add_judgements"):
             raise StoreError(f"no dataset named {dataset!r}; import its pairs first.", op="add_judgements")
         records = matched = new = known = 0
         examples: list[tuple[int, str]] = []
-        with _JUDGEMENT_WRITES.all(), self.transaction() as cur:
-            self.run(cur, "CREATE OR REPLACE TEMP TABLE import_touched (pair_id VARCHAR)", op="add_judgements")
+        with _JUDGEMENT_WRITES.all(), self._transaction() as cur:
+            self._run(cur, "CREATE OR REPLACE TEMP TABLE import_touched (pair_id VARCHAR)", op="add_judgements")
             for pairs, judgements in batches:
                 register_batch(cur, pairs, judgements)
                 # Each record's stored pair: by id, else by identical texts when only one pair has them.
-                self.run(cur, """
+                self._run(cur, """
                     CREATE OR REPLACE TEMP TABLE import_matches AS
                     WITH by_id AS (
                         SELECT b.row_index, b.pair_id AS source_id, p.pair_id FROM batch_pairs b
@@ -83,8 +83,8 @@ class JudgementImportMixin:
                            j.source, j.details
                     FROM batch_judgements j JOIN (SELECT DISTINCT source_id, pair_id FROM import_matches) m
                          ON m.source_id = j.pair_id"""
-                offered = self.execute(cur, f"SELECT count(*) FROM ({incoming})", op="add_judgements").fetchall()[0][0]
-                added = self.execute(cur, f"""
+                offered = self._execute(cur, f"SELECT count(*) FROM ({incoming})", op="add_judgements").fetchall()[0][0]
+                added = self._execute(cur, f"""
                     INSERT INTO judgements (pair_id, kind, annotator, choice, strength, confidence, rationale,
                                             source, details)
                     SELECT pair_id, kind, annotator, choice, strength, confidence, rationale, source, details::JSON
@@ -93,11 +93,11 @@ class JudgementImportMixin:
                                       AND e.annotator = i.annotator AND e.choice IS NOT DISTINCT FROM i.choice
                                       AND e.rationale IS NOT DISTINCT FROM i.rationale)""",
                                      op="add_judgements").fetchall()[0][0]
-                self.run(cur, "INSERT INTO import_touched SELECT DISTINCT pair_id FROM import_matches",
+                self._run(cur, "INSERT INTO import_touched SELECT DISTINCT pair_id FROM import_matches",
                          op="add_judgements")
-                n_matched = self.execute(cur, "SELECT count(*) FROM import_matches", op="add_judgements").fetchall()[0][0]
+                n_matched = self._execute(cur, "SELECT count(*) FROM import_matches", op="add_judgements").fetchall()[0][0]
                 if len(examples) < EXAMPLES and n_matched < pairs.num_rows:
-                    rows = self.execute(cur, """
+                    rows = self._execute(cur, """
                         SELECT row_index, left(prompt, ?) FROM batch_pairs
                         WHERE row_index NOT IN (SELECT row_index FROM import_matches) ORDER BY row_index LIMIT ?""",
                                         [EXAMPLE_CHARS, EXAMPLES - len(examples)], op="add_judgements").fetchall()
@@ -111,5 +111,5 @@ class JudgementImportMixin:
                 if on_progress:
                     on_progress(records)
             if new:
-                self.run(cur, refresh_votes_sql("SELECT pair_id FROM import_touched"), op="add_judgements")
+                self._run(cur, refresh_votes_sql("SELECT pair_id FROM import_touched"), op="add_judgements")
         return JudgementImportResult(dataset, records, matched, records - matched, new, known, tuple(examples))

@@ -142,20 +142,20 @@ class PairsMixin:
     def _ingest(self, dataset: str, batches: Iterable[tuple[pa.Table, pa.Table]], source: str, shape: str,
                 on_progress: Callable[[int], None] | None, index: Any, held: list[bool]) -> tuple[int, int, int]:
         new = skipped = judged = seen = 0
-        with self.transaction() as cur:
-            self.run(cur, "INSERT INTO datasets (name, source, shape) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        with self._transaction() as cur:
+            self._run(cur, "INSERT INTO datasets (name, source, shape) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                          [dataset, source, shape], op="ingest")
-            self.run(cur, "CREATE OR REPLACE TEMP TABLE ingest_new_ids (pair_id VARCHAR)", op="ingest")
-            offset = self.execute(cur, "SELECT coalesce(max(row_index) + 1, 0) FROM pairs WHERE dataset = ?",
+            self._run(cur, "CREATE OR REPLACE TEMP TABLE ingest_new_ids (pair_id VARCHAR)", op="ingest")
+            offset = self._execute(cur, "SELECT coalesce(max(row_index) + 1, 0) FROM pairs WHERE dataset = ?",
                                   [dataset], op="ingest").fetchall()[0][0]
             for pairs, judgements in batches:
                 register_batch(cur, pairs, judgements)
-                self.run(cur, """
+                self._run(cur, """
                     CREATE OR REPLACE TEMP TABLE new_ids AS
                     SELECT pair_id, min(row_index) AS row_index FROM batch_pairs b
                     WHERE NOT EXISTS (SELECT 1 FROM pairs p WHERE p.pair_id = b.pair_id)
                     GROUP BY pair_id""", op="ingest")
-                added = self.execute(cur, """
+                added = self._execute(cur, """
                     INSERT INTO pairs (pair_id, dataset, split, row_index, prompt, prompt_messages, response_a,
                                        response_b, label, metadata, len_prompt, len_a, len_b)
                     SELECT b.pair_id, ?, b.split, b.row_index + ?, b.prompt, b.prompt_messages::JSON,
@@ -163,17 +163,17 @@ class PairsMixin:
                            length(b.prompt), length(b.response_a), length(b.response_b)
                     FROM batch_pairs b JOIN new_ids n ON b.pair_id = n.pair_id AND b.row_index = n.row_index
                     """, [dataset, offset], op="ingest").fetchall()[0][0]
-                votes = self.execute(cur, """
+                votes = self._execute(cur, """
                     INSERT INTO judgements (pair_id, kind, annotator, choice, strength, confidence, rationale,
                                             source, details)
                     SELECT pair_id, kind, annotator, choice, strength, confidence, rationale, source, details::JSON
                     FROM batch_judgements WHERE pair_id IN (SELECT pair_id FROM new_ids)
                        OR pair_id IN (SELECT pair_id FROM ingest_new_ids)
                     """, op="ingest").fetchall()[0][0]
-                self.run(cur, "INSERT INTO ingest_new_ids SELECT pair_id FROM new_ids", op="ingest")
+                self._run(cur, "INSERT INTO ingest_new_ids SELECT pair_id FROM new_ids", op="ingest")
                 if votes:
                     # Only pairs this import created (no other transaction can touch them: no conflicts).
-                    self.run(cur, refresh_votes_sql("SELECT pair_id FROM batch_judgements WHERE pair_id IN "
+                    self._run(cur, refresh_votes_sql("SELECT pair_id FROM batch_judgements WHERE pair_id IN "
                                                     "(SELECT pair_id FROM ingest_new_ids)"), op="ingest")
                 cur.unregister("batch_pairs")
                 cur.unregister("batch_judgements")
@@ -184,14 +184,14 @@ class PairsMixin:
                 if on_progress:
                     on_progress(seen)
             if new:
-                self.run(cur, "UPDATE datasets SET version = version + 1 WHERE name = ?", [dataset], op="ingest")
+                self._run(cur, "UPDATE datasets SET version = version + 1 WHERE name = ?", [dataset], op="ingest")
                 if index is not None:  # searches scan from here until the new pairs are indexed
                     index.hold(1)
                     held.append(True)
-            elif not self.execute(cur, "SELECT count(*) FROM pairs WHERE dataset = ?", [dataset],
+            elif not self._execute(cur, "SELECT count(*) FROM pairs WHERE dataset = ?", [dataset],
                                   op="ingest").fetchall()[0][0]:
                 # Nothing new and nothing before: do not leave an empty dataset behind.
-                self.run(cur, "DELETE FROM datasets WHERE name = ?", [dataset], op="ingest")
+                self._run(cur, "DELETE FROM datasets WHERE name = ?", [dataset], op="ingest")
         return new, skipped, judged
 
     # -- judgements (append-only) -------------------------------------------------------------
@@ -201,7 +201,7 @@ class PairsMixin:
         table = self._judgement_batch(rows)
         if table is None:
             return 0
-        with _JUDGEMENT_WRITES.all(), self.transaction() as cur:
+        with _JUDGEMENT_WRITES.all(), self._transaction() as cur:
             return len(self._insert_judgements(cur, table))
 
     def _judgement_batch(self, rows: list[dict[str, Any]]) -> pa.Table | None:
@@ -227,36 +227,36 @@ class PairsMixin:
         for its pairs); returns the new rows' judgement ids, in batch order."""
         if table.num_rows == 1:  # a label: point queries only, whatever the size of the store
             row = table.to_pylist()[0]
-            ids = self.execute(cur, INSERT_ONE_JUDGEMENT, [row[c] for c in INGEST_JUDGEMENT_COLUMNS],
+            ids = self._execute(cur, INSERT_ONE_JUDGEMENT, [row[c] for c in INGEST_JUDGEMENT_COLUMNS],
                                op="append_judgements").fetchall()
             if not ids:
                 raise ValueError("1 judgement(s) name a pair_id that is not in the store.")
-            self.run(cur, REFRESH_PAIR_VOTES, [row["pair_id"]], op="append_judgements")
+            self._run(cur, REFRESH_PAIR_VOTES, [row["pair_id"]], op="append_judgements")
             return [int(ids[0][0])]
         cur.register("new_judgements", table)
-        missing = self.execute(cur, "SELECT count(*) FROM new_judgements WHERE pair_id NOT IN "
+        missing = self._execute(cur, "SELECT count(*) FROM new_judgements WHERE pair_id NOT IN "
                                     "(SELECT pair_id FROM pairs)", op="append_judgements").fetchall()[0][0]
         if missing:
             raise ValueError(f"{missing} judgement(s) name a pair_id that is not in the store.")
-        ids = self.execute(cur, """
+        ids = self._execute(cur, """
             INSERT INTO judgements (pair_id, kind, annotator, choice, strength, confidence, rationale,
                                     source, details)
             SELECT pair_id, kind, annotator, choice, strength, confidence, rationale, source, details::JSON
             FROM new_judgements RETURNING judgement_id""", op="append_judgements").fetchall()
-        self.run(cur, refresh_votes_sql("SELECT pair_id FROM new_judgements"), op="append_judgements")
+        self._run(cur, refresh_votes_sql("SELECT pair_id FROM new_judgements"), op="append_judgements")
         cur.unregister("new_judgements")
         return [int(r[0]) for r in ids]
 
     def judgements(self, pair_id: str) -> pa.Table:
         """Every judgement row of a pair, oldest first (the full log, superseded rows included)."""
-        return self.query("SELECT judgement_id, kind, annotator, choice, strength, confidence, rationale, source, "
+        return self._query("SELECT judgement_id, kind, annotator, choice, strength, confidence, rationale, source, "
                           "details, created_at FROM judgements WHERE pair_id = ? ORDER BY judgement_id",
                           [pair_id], op="judgements")
 
     # -- reading ------------------------------------------------------------------------------
 
     def datasets(self) -> list[DatasetSummary]:
-        rows = self.rows("""
+        rows = self._rows("""
             WITH pc AS (SELECT dataset, count(*) AS n, count(label) AS labelled,
                                count(*) FILTER (WHERE label IS NOT NULL OR n_human > 0) AS human_labelled,
                                count(*) FILTER (WHERE n_ai > 0) AS ai_judged FROM pairs GROUP BY dataset),
@@ -271,19 +271,19 @@ class PairsMixin:
         return [DatasetSummary(*r) for r in rows]
 
     def dataset_version(self, name: str) -> int:
-        version = self.scalar("SELECT version FROM datasets WHERE name = ?", [name], op="dataset_version")
+        version = self._scalar("SELECT version FROM datasets WHERE name = ?", [name], op="dataset_version")
         if version is None:
             raise StoreError(f"no dataset named {name!r}", op="dataset_version")
         return int(version)
 
     def splits(self, datasets: tuple[str, ...] = ()) -> list[str]:
         where, params = ("WHERE list_contains(?, dataset)", [list(datasets)]) if datasets else ("", [])
-        return [r[0] for r in self.rows(f"SELECT DISTINCT split FROM pairs {where} ORDER BY 1", params, op="splits")]
+        return [r[0] for r in self._rows(f"SELECT DISTINCT split FROM pairs {where} ORDER BY 1", params, op="splits")]
 
     def stats(self) -> dict[str, Any]:
         """Counts for `curator stats`: pairs, judgements and per-dataset pairs."""
-        pairs = self.scalar("SELECT count(*) FROM pairs", op="stats")
-        judgements = self.scalar("SELECT count(*) FROM judgements", op="stats")
+        pairs = self._scalar("SELECT count(*) FROM pairs", op="stats")
+        judgements = self._scalar("SELECT count(*) FROM judgements", op="stats")
         return {
             "pairs": int(pairs),
             "judgements": int(judgements),
@@ -314,7 +314,7 @@ class PairsMixin:
 
     def count_pairs(self, f: PairFilter) -> int:
         sql, params, tables = self._from(f)
-        return int(self.scalar(f"SELECT count(*) {sql}", params, op="count_pairs", tables=tables))
+        return int(self._scalar(f"SELECT count(*) {sql}", params, op="count_pairs", tables=tables))
 
     def pairs_page(self, f: PairFilter, *, sort: str = "row_index", descending: bool = False,
                    limit: int = 50, offset: int = 0) -> pa.Table:
@@ -327,7 +327,7 @@ class PairsMixin:
         # Late materialization: sort only the keys to find the page's ids, then fetch the previews of
         # those ids. Sorting with the text previews projected costs ~10x more CPU at deep offsets
         # (bench/bench_page.py).
-        ids = self.query(f"SELECT p.pair_id {sql} ORDER BY {order_by(sort, descending, hits=hits)} "
+        ids = self._query(f"SELECT p.pair_id {sql} ORDER BY {order_by(sort, descending, hits=hits)} "
                          "LIMIT ? OFFSET ?", params + [limit, offset], op="pairs_page",
                          tables=tables).column("pair_id").to_pylist()
         signal_cols, join, jparams = "", "", []
@@ -338,7 +338,7 @@ class PairsMixin:
             signal_cols += ", fa.activation AS feature_activation"
             join += " LEFT JOIN feature_activations fa ON fa.pair_id = p.pair_id AND fa.run_id = ? AND fa.latent = ?"
             jparams += [f.feature_run, int(f.feature)]
-        page = self.query(f"""
+        page = self._query(f"""
             SELECT p.pair_id, p.dataset, p.split, p.row_index, left(p.prompt, {PREVIEW_CHARS}) AS prompt,
                    left(p.response_a, {PREVIEW_CHARS}) AS response_a,
                    left(p.response_b, {PREVIEW_CHARS}) AS response_b, p.label,
@@ -350,7 +350,7 @@ class PairsMixin:
 
     def pair(self, pair_id: str) -> dict[str, Any] | None:
         """The full pair, with metadata and prompt messages decoded, or None."""
-        rows = self.query("SELECT * EXCLUDE (created_at) FROM pairs WHERE pair_id = ?", [pair_id],
+        rows = self._query("SELECT * EXCLUDE (created_at) FROM pairs WHERE pair_id = ?", [pair_id],
                           op="pair").to_pylist()
         if not rows:
             return None
@@ -361,21 +361,21 @@ class PairsMixin:
 
     def pairs_for_compute(self, dataset: str) -> pa.Table:
         """Full text of every pair of a dataset, in source order, for a signals job."""
-        return self.query("SELECT pair_id, split, prompt, prompt_messages, response_a, response_b, label "
+        return self._query("SELECT pair_id, split, prompt, prompt_messages, response_a, response_b, label "
                           "FROM pairs WHERE dataset = ? ORDER BY row_index", [dataset], op="pairs_for_compute")
 
     def overview(self, dataset: str) -> dict[str, Any]:
         """Counts and label sources of one dataset, for the overview page."""
-        by_split = self.rows("SELECT split, count(*), count(label) FROM pairs WHERE dataset = ? GROUP BY split "
+        by_split = self._rows("SELECT split, count(*), count(label) FROM pairs WHERE dataset = ? GROUP BY split "
                              "ORDER BY split", [dataset], op="overview")
-        sources = self.rows("""
+        sources = self._rows("""
             SELECT j.kind, j.annotator, count(*), count(DISTINCT j.pair_id)
             FROM judgements j JOIN pairs p USING (pair_id) WHERE p.dataset = ?
             GROUP BY j.kind, j.annotator ORDER BY j.kind, count(*) DESC""", [dataset], op="overview")
-        choices = self.rows("""
+        choices = self._rows("""
             SELECT j.kind, coalesce(j.choice, 'none'), count(*) FROM judgements j JOIN pairs p USING (pair_id)
             WHERE p.dataset = ? GROUP BY 1, 2 ORDER BY 1, 2""", [dataset], op="overview")
-        disagreeing = self.scalar("SELECT count(*) FROM pairs WHERE dataset = ? AND disagree",
+        disagreeing = self._scalar("SELECT count(*) FROM pairs WHERE dataset = ? AND disagree",
                                   [dataset], op="overview")
         return {
             "splits": [{"split": s, "pairs": n, "labelled": lab} for s, n, lab in by_split],

@@ -333,7 +333,7 @@ class SearchMixin:
         if index is None:
             return {"added": 0, "datasets_reindexed": 0, "datasets_dropped": 0}
         with index._lock:
-            stored = {name: (int(n), int(top)) for name, n, top in self.rows(
+            stored = {name: (int(n), int(top)) for name, n, top in self._rows(
                 "SELECT dataset, count(*), max(search_key) FROM pairs GROUP BY dataset", op="sync_search_index")}
             counts = index.counts() or {}
             marks = index.state().get("datasets", {})
@@ -343,7 +343,7 @@ class SearchMixin:
                 have, mark = counts.get(name, 0), marks.get(name)
                 if have == n and mark == top:
                     continue
-                if mark is not None and have < n and have + self.scalar(
+                if mark is not None and have < n and have + self._scalar(
                         "SELECT count(*) FROM pairs WHERE dataset = ? AND search_key > ?", [name, mark],
                         op="sync_search_index") == n:
                     plan.append((name, mark))
@@ -354,7 +354,7 @@ class SearchMixin:
             if not drop and not plan:
                 index.current = True
                 return {"added": 0, "datasets_reindexed": 0, "datasets_dropped": 0}
-            with self.cursor() as cur:
+            with self._cursor() as cur:
                 added = index.update(drop, self._search_batches(cur, plan), {name: stored[name][1] for name, _ in plan})
             index.current = True
             self._search_checked = True
@@ -395,7 +395,7 @@ class SearchMixin:
     def _check_search_index(self, index: SearchIndex) -> None:
         """First search of this process: use the index if it mirrors the pairs table, else update
         it in the background (searches scan meanwhile)."""
-        stored = {name: (int(n), int(top)) for name, n, top in self.rows(
+        stored = {name: (int(n), int(top)) for name, n, top in self._rows(
             "SELECT dataset, count(*), max(search_key) FROM pairs GROUP BY dataset", op="check_search_index")}
         counts = index.counts()
         marks = index.state().get("datasets", {})

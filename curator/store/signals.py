@@ -34,7 +34,7 @@ class SignalsMixin:
     def signal_runs(self, dataset: str | None = None) -> list[SignalRun]:
         """Runs, newest first."""
         where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
-        rows = self.rows(f"SELECT run_id, dataset, dataset_version, cache_key, models, params, n_pairs, created_at "
+        rows = self._rows(f"SELECT run_id, dataset, dataset_version, cache_key, models, params, n_pairs, created_at "
                          f"FROM signal_runs {where} ORDER BY created_at DESC, run_id", params, op="signal_runs")
         return [SignalRun(r[0], r[1], r[2], r[3], json.loads(r[4] or "[]"), json.loads(r[5] or "{}"), r[6], r[7])
                 for r in rows]
@@ -55,24 +55,24 @@ class SignalsMixin:
             raise ValueError(f"{signals_path}: unknown signal columns {sorted(unknown)}.")
         cols = [c for c in ("pair_id", *SIGNAL_COLUMNS, "model_margins") if c in table.column_names]
         select = ", ".join(f"t.{c}::JSON" if c == "model_margins" else f"t.{c}" for c in cols)
-        with self.transaction() as cur:
+        with self._transaction() as cur:
             cur.register("run_signals", table)
-            stray = self.execute(cur, "SELECT count(*) FROM run_signals t WHERE t.pair_id NOT IN "
+            stray = self._execute(cur, "SELECT count(*) FROM run_signals t WHERE t.pair_id NOT IN "
                                       "(SELECT pair_id FROM pairs WHERE dataset = ?)", [dataset],
                                  op="load_signal_run").fetchall()[0][0]
             if stray:
                 raise ValueError(f"{signals_path}: {stray} pair_id(s) are not in dataset {dataset!r}.")
-            self.run(cur, "INSERT INTO signal_runs (run_id, dataset, dataset_version, cache_key, models, params, "
+            self._run(cur, "INSERT INTO signal_runs (run_id, dataset, dataset_version, cache_key, models, params, "
                           "n_pairs) VALUES (?, ?, ?, ?, ?, ?, ?)",
                      [run_id, dataset, dataset_version, cache_key, json.dumps(models), json.dumps(params),
                       table.num_rows], op="load_signal_run")
-            self.run(cur, f"INSERT INTO signals (run_id, {', '.join(cols)}) SELECT ?, {select} FROM run_signals t",
+            self._run(cur, f"INSERT INTO signals (run_id, {', '.join(cols)}) SELECT ?, {select} FROM run_signals t",
                      [run_id], op="load_signal_run")
             cur.unregister("run_signals")
             if clusters_path is not None and Path(clusters_path).exists():
                 clusters = pq.read_table(clusters_path)
                 cur.register("run_clusters", clusters)
-                self.run(cur, "INSERT INTO clusters (run_id, cluster, name, size, terms) "
+                self._run(cur, "INSERT INTO clusters (run_id, cluster, name, size, terms) "
                               "SELECT ?, cluster, name, size, terms::JSON FROM run_clusters", [run_id],
                          op="load_signal_run")
                 cur.unregister("run_clusters")
@@ -90,20 +90,20 @@ class SignalsMixin:
             # A sample size cannot be a bound parameter; int() keeps it a literal. Sampling happens
             # before WHERE in DuckDB, so sample the filtered rows in a subquery.
             sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (0)"
-        return self.query(sql, [run_id], op="signals")
+        return self._query(sql, [run_id], op="signals")
 
     def flag_review(self, run_id: str) -> pa.Table:
         """Labelled pairs of a run: label, p_correct, flag_flipped, flag_ambiguous and the response lengths."""
-        return self.query("SELECT p.label, s.p_correct, s.flag_flipped, s.flag_ambiguous, p.len_a, p.len_b "
+        return self._query("SELECT p.label, s.p_correct, s.flag_flipped, s.flag_ambiguous, p.len_a, p.len_b "
                           "FROM signals s JOIN pairs p USING (pair_id) WHERE s.run_id = ? AND p.label IS NOT NULL",
                           [run_id], op="flag_review")
 
     def clusters(self, run_id: str) -> pa.Table:
-        return self.query("SELECT cluster, name, size, terms FROM clusters WHERE run_id = ? ORDER BY size DESC",
+        return self._query("SELECT cluster, name, size, terms FROM clusters WHERE run_id = ? ORDER BY size DESC",
                           [run_id], op="clusters")
 
     def pair_signals(self, pair_id: str, run_id: str) -> dict[str, Any] | None:
-        rows = self.query("SELECT * EXCLUDE (run_id) FROM signals WHERE run_id = ? AND pair_id = ?",
+        rows = self._query("SELECT * EXCLUDE (run_id) FROM signals WHERE run_id = ? AND pair_id = ?",
                           [run_id, pair_id], op="pair_signals").to_pylist()
         if not rows:
             return None

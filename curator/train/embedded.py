@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from curator.signals.bt import compute_style_features
 from curator.train.config import EmbeddedRewardRunConfig
@@ -35,10 +36,6 @@ from curator.train.metrics import MetricsWriter
 logger = logging.getLogger(__name__)
 
 MODEL_KIND = "embedded"
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def fit_bt(diffs: np.ndarray, *, margins: np.ndarray | None = None, learning_rate: float = 0.05,
@@ -74,7 +71,7 @@ def fit_bt(diffs: np.ndarray, *, margins: np.ndarray | None = None, learning_rat
     b1, b2, eps = 0.9, 0.999, 1e-8
     for epoch in range(1, int(epochs) + 1):
         z = diffs @ w - m
-        p = _sigmoid(z)
+        p = expit(z)
         loss = float(np.mean(np.logaddexp(0.0, -z)) + weight_decay * w @ w)
         grad = -((1.0 - p) @ diffs) / n + 2.0 * weight_decay * w
         mom = b1 * mom + (1 - b1) * grad
@@ -166,7 +163,7 @@ def train_head(diffs: np.ndarray, *, n_emb: int, margins: np.ndarray | None = No
     return w, scale
 
 
-def default_cache_dir(data: str | Path) -> Path:
+def embedding_cache_dir(data: str | Path) -> Path:
     """Embeddings cache beside the exports: ``<exports root>/../cache/embeddings``."""
     return Path(data).resolve().parent.parent / "cache" / "embeddings"
 
@@ -175,7 +172,7 @@ def run(cfg: EmbeddedRewardRunConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train the embedded reward on `cfg.data`, write metrics, evaluate, save ``model/``; return final metrics."""
     run_dir = Path(run_dir)
     writer = MetricsWriter(run_dir / "metrics.jsonl")
-    cache = cfg.cache_dir or str(default_cache_dir(cfg.data))
+    cache = cfg.cache_dir or str(embedding_cache_dir(cfg.data))
     embedder = resolve_embedder(cfg.embedder)
     train = load_split(cfg.data, "train")
     test = load_split(cfg.data, "test") if cfg.evaluate else None

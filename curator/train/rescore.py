@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from scipy.special import expit
 
 COMPUTE = "rescore.compute"
 STAGES = "rescore.stages"
@@ -91,7 +92,7 @@ def rescore_table(cfg: RescoreConfig, pairs: pa.Table) -> pa.Table:
                        pairs.column("response_b").to_pylist())
     flip = np.array([lab == "b" for lab in pairs.column("label").to_pylist()], dtype=bool)
     margin = np.where(flip, -ab, ab)
-    p_correct = 1.0 / (1.0 + np.exp(-margin))
+    p_correct = expit(margin)
     return pa.table({
         "pair_id": pairs.column("pair_id"),
         "margin": pa.array(margin, pa.float64()),

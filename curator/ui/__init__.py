@@ -38,7 +38,7 @@ from curator.ui.keys import (
     BROWSE_PAGE,
     HOME_PAGE,
     OVERVIEW_PAGE,
-    Selection,
+    PickedPairs,
     clear_selection,
     get_selection,
     go_to_pending_page,
@@ -49,7 +49,7 @@ from curator.ui.layout import dataset_picker, errors_shown, no_data, page_setup
 from curator.ui.text import escape_markdown, inline, markdown_text, show_segments, show_text
 
 __all__ = [
-    "BROWSE_PAGE", "HOME_PAGE", "OVERVIEW_PAGE", "Selection", "clear_selection", "clusters", "count_pairs",
+    "BROWSE_PAGE", "HOME_PAGE", "OVERVIEW_PAGE", "PickedPairs", "clear_selection", "clusters", "count_pairs",
     "dataset_picker", "datasets", "db_path", "errors_shown", "escape_markdown", "get_selection", "get_store",
     "go_to_pending_page", "open_dataset",
     "inline", "invalidate", "judgements", "keys", "label_counts", "lengths", "markdown_text", "no_data", "overview", "page_setup",

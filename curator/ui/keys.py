@@ -103,7 +103,7 @@ def label_field(pair_id: str, field: str) -> str:
 LBL_DETAILS = "lbl.details"  # the expander of optional fields
 LBL_NOTICE = "lbl.notice"  # what the last click did, shown once
 LBL_NEW_NAME, LBL_NEW_N, LBL_NEW_SCOPE = "lbl.new.name", "lbl.new.n", "lbl.new.scope"
-QUEUE_PAIRS = "lbl.pairs"  # a `Selection` another page sent for a new queue (see `label_pairs`)
+QUEUE_PAIRS = "lbl.pairs"  # a `PickedPairs` another page sent for a new queue (see `label_pairs`)
 AGR_SCOPE, AGR_RUN, AGR_TABLE = "agr.scope", "agr.run", "agr.disputed"
 RT_JUDGE, RT_RUN, RT_BUDGET = "rt.judge", "rt.run", "rt.budget"
 RT_QUEUE_NAME, RT_QUEUE_N, RT_NOTICE = "rt.queue.name", "rt.queue.n", "rt.notice"
@@ -133,7 +133,7 @@ TRN_RUNS, TRN_RUN, TRN_NOTICE, TRN_RESCORE_DS = "trn.runs", "trn.run", "trn.noti
 
 
 @dataclass(frozen=True)
-class Selection:
+class PickedPairs:
     """Pairs picked on another page (a lasso on the map, a cluster, a queue).
 
     ``source`` says where they came from, shown on the Browse page's filter chip.
@@ -178,7 +178,7 @@ def set_selection(pair_ids: list[str] | tuple[str, ...], *, source: str = "selec
     if not pair_ids:
         clear_selection()
         return
-    st.session_state[SELECTION] = Selection(tuple(dict.fromkeys(str(p) for p in pair_ids)), source)
+    st.session_state[SELECTION] = PickedPairs(tuple(dict.fromkeys(str(p) for p in pair_ids)), source)
     # Called from another page: Browse opens fresh (its widgets are not on screen, so forget, not set).
     for key in (PAGE, TABLE, LAST_SELECTED):
         st.session_state.pop(key, None)
@@ -186,20 +186,20 @@ def set_selection(pair_ids: list[str] | tuple[str, ...], *, source: str = "selec
 
 def label_pairs(pair_ids: list[str] | tuple[str, ...], *, source: str) -> None:
     """Offer `pair_ids` (a Browse filter, a lasso, a flag) as a new queue on the Label page, and go there."""
-    st.session_state[QUEUE_PAIRS] = Selection(tuple(dict.fromkeys(str(p) for p in pair_ids)), source)
+    st.session_state[QUEUE_PAIRS] = PickedPairs(tuple(dict.fromkeys(str(p) for p in pair_ids)), source)
     st.session_state[LBL_NEW_SCOPE] = "pairs"
     switch_page(LABEL_PAGE)
 
 
-def queue_pairs() -> Selection | None:
+def queue_pairs() -> PickedPairs | None:
     """The pairs another page sent to the Label page for a new queue (`label_pairs`), if any."""
     value = st.session_state.get(QUEUE_PAIRS)
-    return value if isinstance(value, Selection) and value.pair_ids else None
+    return value if isinstance(value, PickedPairs) and value.pair_ids else None
 
 
-def get_selection() -> Selection | None:
+def get_selection() -> PickedPairs | None:
     value = st.session_state.get(SELECTION)
-    return value if isinstance(value, Selection) and value.pair_ids else None
+    return value if isinstance(value, PickedPairs) and value.pair_ids else None
 
 
 def clear_selection() -> None:

@@ -198,7 +198,7 @@ def test_a_queue_from_the_browse_filter_of_a_flag(db):
 
 def test_label_page_offers_pairs_sent_from_the_map(db):
     ids = _raw_ids(db, 4)
-    at = _page(LABEL, state={keys.DATASET: "raw", keys.QUEUE_PAIRS: keys.Selection(tuple(ids), "the Map selection"),
+    at = _page(LABEL, state={keys.DATASET: "raw", keys.QUEUE_PAIRS: keys.PickedPairs(tuple(ids), "the Map selection"),
                              keys.LBL_NEW_SCOPE: "pairs"})
     at.button[[b.label for b in at.button].index("Create queue")].click().run()
     assert not at.exception, at.exception

@@ -15,10 +15,10 @@ from curator.annotate.routing import (
 )
 from curator.annotate.routing_features import (
     RoutingData,
-    compute_features,
     compute_text_features,
     heuristic_error,
     prompt_groups,
+    routing_features_matrix,
 )
 from curator.annotate.routing_service import ai_judges, load_routing_data, plan_from_store, send_human_share
 from curator.schema import Judgement, PairRecord
@@ -73,14 +73,14 @@ def test_heuristic_needs_no_labels_and_ranks_disagreement_higher():
     assert np.all(h[:5] == 1.0)  # missing verdicts first
     disagree = data.ai_choices[:, 0] != data.ai_choices[:, 1]
     assert h[disagree & (data.primary >= 0)].mean() > h[~disagree].mean() + 0.2
-    X, names = compute_features(data)
+    X, names = routing_features_matrix(data)
     assert X.shape == (400, len(names)) and "judges_disagree" in names and np.isfinite(X).all()
 
 
 def test_predictor_falls_back_then_learns():
     data, wrong = _synthetic()
     h = heuristic_error(data)
-    X, _ = compute_features(data, heuristic=h)
+    X, _ = routing_features_matrix(data, heuristic=h)
     few = fit_error_predictor(X, h, np.arange(10), wrong[:10])
     assert few.method == "heuristic" and np.array_equal(few.p_error, h)
     rng = np.random.default_rng(1)

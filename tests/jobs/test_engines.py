@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curator.jobs import Cancelled, Stage, compute_features
+from curator.jobs import Cancelled, Stage, run_stages
 from curator.jobs.testing import HashScorer, standin_stages
 
 N = 50
@@ -34,12 +34,12 @@ def test_local_engine_matches_the_scorer_and_checkpoints(input_path, tmp_path):
     calls = tmp_path / "calls.txt"
     stages = standin_stages({"calls_file": str(calls)})
     seen: list[float] = []
-    features = compute_features(input_path, stages, cache_dir=tmp_path / "features", batch_size=7,
+    features = run_stages(input_path, stages, cache_dir=tmp_path / "features", batch_size=7,
                                 checkpoint_rows=10, on_progress=lambda f, m: seen.append(f))
     for key, value in _expected(input_path).items():
         np.testing.assert_allclose(features[key], value)
     assert seen[-1] == 1.0 and seen == sorted(seen)
-    again = compute_features(input_path, stages, cache_dir=tmp_path / "features", batch_size=7)
+    again = run_stages(input_path, stages, cache_dir=tmp_path / "features", batch_size=7)
     assert sum(int(x) for x in calls.read_text().split()) == N  # the second call loaded the checkpoint
     assert all(np.array_equal(again[k], features[k]) for k in features)
 
@@ -54,11 +54,11 @@ def test_local_engine_resumes_after_a_stop(input_path, tmp_path):
         return n_calls["n"] > 3
 
     with pytest.raises(Cancelled):
-        compute_features(input_path, stages, cache_dir=tmp_path / "f", batch_size=5, checkpoint_rows=10,
+        run_stages(input_path, stages, cache_dir=tmp_path / "f", batch_size=5, checkpoint_rows=10,
                          should_stop=stop_after_three)
     # One scorer call per chunk of checkpoint_rows, each checkpointed: 3 chunks ran and were saved.
     assert [int(x) for x in calls.read_text().split()] == [10, 10, 10]
-    features = compute_features(input_path, stages, cache_dir=tmp_path / "f", batch_size=5, checkpoint_rows=10)
+    features = run_stages(input_path, stages, cache_dir=tmp_path / "f", batch_size=5, checkpoint_rows=10)
     assert sum(int(x) for x in calls.read_text().split()) == N  # the resumed run scored only the rest
     for key, value in _expected(input_path).items():
         np.testing.assert_allclose(features[key], value)
@@ -66,10 +66,10 @@ def test_local_engine_resumes_after_a_stop(input_path, tmp_path):
 
 def test_stage_validation(input_path, tmp_path):
     with pytest.raises(ValueError, match="engine"):
-        compute_features(input_path, [], engine="dask", cache_dir=tmp_path)
+        run_stages(input_path, [], engine="dask", cache_dir=tmp_path)
     bad = Stage("bad", "scorer.hash", {}, {"emb_q": "emb_q"})
     with pytest.raises(ValueError, match="emb_q"):
-        compute_features(input_path, [bad], cache_dir=tmp_path)
+        run_stages(input_path, [bad], cache_dir=tmp_path)
     assert Stage("embed", "scorer.hash", {"model": "x"}).key != Stage("embed", "scorer.hash", {"model": "y"}).key
 
 
@@ -84,9 +84,9 @@ def local_ray():
 # Starts a local Ray instance (about 10-20 s on 2 cores); kept in the default run on purpose.
 def test_ray_engine_gives_the_local_features(input_path, tmp_path, local_ray):
     stages = standin_stages({})
-    local = compute_features(input_path, stages, cache_dir=tmp_path / "local", batch_size=8)
+    local = run_stages(input_path, stages, cache_dir=tmp_path / "local", batch_size=8)
     seen: list[float] = []
-    on_ray = compute_features(input_path, stages, engine="ray", cache_dir=tmp_path / "ray", batch_size=8,
+    on_ray = run_stages(input_path, stages, engine="ray", cache_dir=tmp_path / "ray", batch_size=8,
                               actors=2, on_progress=lambda f, m: seen.append(f))
     assert set(on_ray) == set(local)
     for key in local:
@@ -106,7 +106,7 @@ def test_missing_ray_names_the_extra(input_path, tmp_path, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ImportError, match=r"pip install 'curator\[ray\]'"):
-        compute_features(input_path, standin_stages({}), engine="ray", cache_dir=tmp_path)
+        run_stages(input_path, standin_stages({}), engine="ray", cache_dir=tmp_path)
 
 
 def test_ray_engine_runs_the_real_embedder(tmp_path, local_ray):
@@ -119,8 +119,8 @@ def test_ray_engine_runs_the_real_embedder(tmp_path, local_ray):
                              "response_a": [f"Boil it for {i} minutes." for i in range(20)],
                              "response_b": [f"I cannot help with dish {i}." for i in range(20)]}), path)
     stages = signal_stages({"embedder": "default"})
-    local = compute_features(path, stages, cache_dir=tmp_path / "local", batch_size=8)
-    on_ray = compute_features(path, stages, engine="ray", cache_dir=tmp_path / "ray", batch_size=8)
+    local = run_stages(path, stages, cache_dir=tmp_path / "local", batch_size=8)
+    on_ray = run_stages(path, stages, engine="ray", cache_dir=tmp_path / "ray", batch_size=8)
     assert set(on_ray) == set(local) and local["emb_a"].shape[0] == 20
     for key in local:
         np.testing.assert_allclose(on_ray[key], local[key], atol=1e-6, err_msg=key)

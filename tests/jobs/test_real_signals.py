@@ -38,7 +38,7 @@ def test_embed_stage_matches_the_in_process_pipeline(tmp_path):
 
     path = _pairs(tmp_path, 24)
     cfg = SignalConfig()
-    features = jobs.compute_features(path, signal_stages(cfg.to_dict()), cache_dir=tmp_path / "f", batch_size=10)
+    features = jobs.run_stages(path, signal_stages(cfg.to_dict()), cache_dir=tmp_path / "f", batch_size=10)
     table = pq.read_table(path)
     texts = {"prompt": table.column("prompt").to_pylist(), "a": table.column("response_a").to_pylist(),
              "b": table.column("response_b").to_pylist()}

@@ -41,7 +41,7 @@ def test_a_stage_key_and_its_checkpoint_survive_the_scorer_moving(tmp_path, monk
     calls = tmp_path / "calls.txt"
     [stage] = standin_stages({"calls_file": str(calls)})
     before = stage.key
-    first = jobs.compute_features(path, [stage], cache_dir=tmp_path / "features", checkpoint_rows=8)
+    first = jobs.run_stages(path, [stage], cache_dir=tmp_path / "features", checkpoint_rows=8)
     assert sum(int(x) for x in calls.read_text().split()) == n
 
     # the scorer's module is renamed: only the registry's table changes
@@ -51,7 +51,7 @@ def test_a_stage_key_and_its_checkpoint_survive_the_scorer_moving(tmp_path, monk
     monkeypatch.setitem(registry.RUNNERS, "scorer.hash", "moved_scorers:MovedHashScorer")
     assert stage.key == before
     assert jobs.lookup(stage.scorer).__module__ == "moved_scorers"
-    again = jobs.compute_features(path, [stage], cache_dir=tmp_path / "features", checkpoint_rows=8)
+    again = jobs.run_stages(path, [stage], cache_dir=tmp_path / "features", checkpoint_rows=8)
     assert sum(int(x) for x in calls.read_text().split()) == n  # loaded from the checkpoint, not recomputed
     assert all(np.array_equal(first[k], again[k]) for k in first)
 

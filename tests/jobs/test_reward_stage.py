@@ -57,7 +57,7 @@ def test_reward_stage_gives_the_direct_call_in_input_order(tiny_rm, pairs, tmp_p
     stages = [s for s in signal_stages(SignalConfig(rewards=(tiny_rm,), scorer=scorer).to_dict())
               if s.name.startswith("reward:")]
     assert stages[0].gpu and stages[0].kwargs["share_prompt"] is True
-    features = jobs.compute_features(_input(tmp_path, pairs), stages, cache_dir=tmp_path / "f", checkpoint_rows=10)
+    features = jobs.run_stages(_input(tmp_path, pairs), stages, cache_dir=tmp_path / "f", checkpoint_rows=10)
     direct = _direct(tiny_rm, pairs, scorer)
     key_a, key_b = reward_feature_keys(tiny_rm)
     assert np.std(direct["reward_a"]) > 0.01
@@ -74,7 +74,7 @@ def test_two_devices_give_one_devices_rewards(tiny_rm, pairs, tmp_path):
     for i, scorer in enumerate((one, two)):
         stages = [s for s in signal_stages(SignalConfig(rewards=(tiny_rm,), scorer=scorer).to_dict())
                   if s.name.startswith("reward:")]
-        results.append(jobs.compute_features(path, stages, cache_dir=tmp_path / f"f{i}", checkpoint_rows=8))
+        results.append(jobs.run_stages(path, stages, cache_dir=tmp_path / f"f{i}", checkpoint_rows=8))
         meta = json.loads(next((tmp_path / f"f{i}").glob("reward*/complete.json")).read_text())
         assert meta["workers"] == len(scorer.devices)
     for key in results[0]:
@@ -126,7 +126,7 @@ def test_ray_engine_runs_the_same_reward_stage(tiny_rm, pairs, tmp_path):
               if s.name.startswith("reward:")]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        on_ray = jobs.compute_features(_input(tmp_path, pairs), stages, engine="ray", cache_dir=tmp_path / "ray",
+        on_ray = jobs.run_stages(_input(tmp_path, pairs), stages, engine="ray", cache_dir=tmp_path / "ray",
                                        batch_size=16, actors=1)
     finally:
         ray.shutdown()
@@ -143,7 +143,7 @@ def test_two_reward_models_side_by_side_on_two_devices(tiny_rm, pairs, tmp_path_
         scorer = ScorerConfig(max_length=512, token_budget=2048, devices=devices)
         stages = [s for s in signal_stages(SignalConfig(rewards=(tiny_rm, other), scorer=scorer).to_dict())
                   if s.name.startswith("reward:")]
-        results.append(jobs.compute_features(path, stages, cache_dir=tmp_path / f"f{i}", checkpoint_rows=16))
+        results.append(jobs.run_stages(path, stages, cache_dir=tmp_path / f"f{i}", checkpoint_rows=16))
         metas.append([json.loads(p.read_text()) for p in (tmp_path / f"f{i}").glob("reward*/complete.json")])
     assert all(m.get("side_by_side") == 2 for m in metas[1]) and not any("side_by_side" in m for m in metas[0])
     assert set(results[0]) == set(results[1]) and len(results[0]) == 4

@@ -184,7 +184,7 @@ def test_unknown_pair_in_link_is_a_warning_and_escaped(app_db):
 def test_selection_from_another_page_is_a_removable_chip(app_db):
     ids = [r.pair_id for r in appdata.demo_records()[:5]]
     at = AppTest.from_file(appdata.APP, default_timeout=30)
-    at.session_state[keys.SELECTION] = keys.Selection(tuple(ids), "Map lasso")
+    at.session_state[keys.SELECTION] = keys.PickedPairs(tuple(ids), "Map lasso")
     at.switch_page(BROWSE).run()
     assert not at.exception, at.exception
     assert "of **5** pairs" in _captions(at)

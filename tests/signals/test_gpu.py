@@ -72,7 +72,7 @@ def test_one_worker_per_device_on_cuda(rm, batch, tmp_path):
     gpus = tuple(f"cuda:{i}" for i in range(torch.cuda.device_count()))
     devices = gpus if len(gpus) > 1 else gpus * 2
     scorer = ScorerConfig(dtype="float32", max_length=1024, token_budget=8192, devices=devices)
-    features = jobs.compute_features(path, reward_stages(SignalConfig(rewards=(rm,), scorer=scorer).to_dict()),
+    features = jobs.run_stages(path, reward_stages(SignalConfig(rewards=(rm,), scorer=scorer).to_dict()),
                                      cache_dir=tmp_path / "f", checkpoint_rows=16)
     np.testing.assert_allclose(features[reward_feature_keys(rm)[0]], _cpu(rm, batch)["reward_a"], atol=2e-3)
 

@@ -152,12 +152,12 @@ def test_one_label_vote_summary_matches_the_batch_refresh(make_store):
         store.append_judgements([{"pair_id": ids[i], "kind": rng.choice(("human", "ai")),
                                   "annotator": rng.choice(("x", "y", "z")), "choice": rng.choice(choices)}])
     summary = "SELECT pair_id, n_judgements, n_human, n_ai, disagree FROM pairs ORDER BY pair_id"
-    incremental = store.rows(summary, op="test")
+    incremental = store._rows(summary, op="test")
     assert any(r[4] for r in incremental) and any(not r[4] for r in incremental if r[1])
-    with store.transaction() as cur:
-        store.run(cur, "UPDATE pairs SET n_judgements = 0, n_human = 0, n_ai = 0, disagree = false", op="test")
-        store.run(cur, refresh_votes_sql("SELECT pair_id FROM judgements"), op="test")
-    assert store.rows(summary, op="test") == incremental
+    with store._transaction() as cur:
+        store._run(cur, "UPDATE pairs SET n_judgements = 0, n_human = 0, n_ai = 0, disagree = false", op="test")
+        store._run(cur, refresh_votes_sql("SELECT pair_id FROM judgements"), op="test")
+    assert store._rows(summary, op="test") == incremental
     with pytest.raises(ValueError, match="not in the store"):
         store.append_judgements([{"pair_id": "nope", "kind": "human", "annotator": "x", "choice": "a"}])
 

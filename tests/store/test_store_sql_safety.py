@@ -103,9 +103,9 @@ def test_any_search_term_means_what_the_syntax_says(filled_store, term):
 
 # -- static scan ----------------------------------------------------------------------------------
 
-SQL_METHODS = {"execute", "run", "query", "rows", "scalar", "sql", "executemany"}
+SQL_METHODS = {"execute", "_execute", "_run", "_query", "_rows", "_scalar", "query", "sql", "executemany"}
 # The store's plumbing: these take `sql` from their callers, whose SQL is checked at the call site.
-PLUMBING = {("core.py", name) for name in ("execute", "run", "query", "rows", "scalar")}
+PLUMBING = {("core.py", name) for name in ("_execute", "_run", "_query", "_rows", "_scalar")}
 # Functions whose results are SQL text built only from allow-listed identifiers and constants.
 SAFE_BUILDERS = {"quote_ident", "order_by", "build_where", "refresh_votes_sql", "feature_decides_sql", "feature_clause", "_from", "_from_hits", "search_clause", "_scan_term", "_in", "int", "float", "len"}
 # quote_ident is the allow-list gate itself (tested in tests/store/test_store.py); the others' returned
@@ -233,7 +233,7 @@ class _Checker:
                         and node.func.attr in SQL_METHODS and node.args):
                     continue
                 on_self = isinstance(node.func.value, ast.Name) and node.func.value.id == "self"
-                sql = node.args[1] if on_self and node.func.attr in ("execute", "run") and len(node.args) > 1 \
+                sql = node.args[1] if on_self and node.func.attr in ("_execute", "_run") and len(node.args) > 1 \
                     else node.args[0]
                 if not self.safe(sql, func):
                     self.problems.append(f"{self.file}:{node.lineno} {func.name}: {ast.unparse(sql)[:120]}")
@@ -259,12 +259,12 @@ def test_store_builds_sql_from_constants_and_allow_listed_identifiers_only():
 
 
 def test_the_scan_catches_a_formatted_value():
-    bad = ast.parse("def find(self, name):\n    return self.rows(f\"SELECT * FROM pairs WHERE prompt = '{name}'\", "
+    bad = ast.parse("def find(self, name):\n    return self._rows(f\"SELECT * FROM pairs WHERE prompt = '{name}'\", "
                     "op='x')\n")
-    good = ast.parse("def find(self, name):\n    return self.rows('SELECT * FROM pairs WHERE prompt = ?', [name], "
+    good = ast.parse("def find(self, name):\n    return self._rows('SELECT * FROM pairs WHERE prompt = ?', [name], "
                      "op='x')\n")
     concat = ast.parse("def find(self, cur, name):\n    sql = 'SELECT 1 WHERE x = ' + name\n"
-                       "    self.run(cur, sql, op='x')\n")
+                       "    self._run(cur, sql, op='x')\n")
     for tree, n in ((bad, 1), (good, 0), (concat, 1)):
         checker = _Checker("pairs.py", set())
         checker.check(tree)
