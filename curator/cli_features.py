@@ -16,24 +16,22 @@ from typing import Annotated, Any
 import typer
 
 from curator.cli_common import DEFAULT_DB, DbOpt, JsonOpt, QuietOpt, open_store
+from curator.cli_options import config_options
 from curator.signals.features import FeatureConfig
 
 _HELP = FeatureConfig.help()  # the config's help text is the options' one description
-EmbedderOpt = Annotated[str, typer.Option("--embedder", help=_HELP["embedder"] + " 'default', 'minilm', "
-                                                             "'minilm-int8', 'minilm-m2v' or a local path / hub id.")]
+EmbedderOpt = Annotated[str, typer.Option("--embedder", help=_HELP["embedder"])]
 SeedOpt = Annotated[int, typer.Option("--seed", help=_HELP["seed"])]
-LatentsOpt = Annotated[int, typer.Option("--latents", min=4, help=_HELP["n_latents"])]
 
 
+@config_options(FeatureConfig, into="cfg", panel="Features (FeatureConfig)")
 def features(
     dataset: Annotated[str, typer.Argument(metavar="DATASET", help="Dataset name (`curator stats` lists them).")],
     db: DbOpt = DEFAULT_DB,
-    embedder: EmbedderOpt = "default",
-    seed: SeedOpt = 0,
-    latents: LatentsOpt = 32,
     force: Annotated[bool, typer.Option("--force", help="Compute a new run even if one exists.")] = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
+    cfg: FeatureConfig | None = None,
 ) -> None:
     """Interpretable preference features of a dataset: what do its labels reward?
 
@@ -42,11 +40,7 @@ def features(
     stored (the app's Features page shows it); the same dataset version and options print it again.
     """
     from curator.features import feature_report, run_features
-    from curator.signals.features import FeatureConfig
 
-    cfg = FeatureConfig(embedder=embedder, seed=seed, n_latents=latents,
-                        prefixes=(min(8, latents), latents) if latents > 8 else (latents,),
-                        max_selected=min(8, latents))
     store = open_store(db)
     try:
         def progress(stage: str) -> None:

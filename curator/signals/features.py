@@ -66,16 +66,19 @@ class FeatureConfig(Config):
 
     # Parameters that control the autoencoder
     embedder: str = field(default="default", metadata={
-        "help": "Embedding model of the responses (as `curator signals --embedder`)."})
-    n_latents: int = field(default=32, metadata={"help": "M: latents of the sparse autoencoder."})
+        "help": "Embedding model of the responses (as `curator signals --embedder`): 'default', 'minilm', "
+                "'minilm-int8', 'minilm-m2v', or a sentence-transformers path or hub id.", "label": "Embedding model"})
+    n_latents: int = field(default=32, metadata={"help": "M: latents of the sparse autoencoder.", "min": 4,
+                                                 "aliases": ("--latents",), "label": "Latents"})
     k: int = field(default=4, metadata={"help": "K: active latents per pair on average (BatchTopK)."})
-    prefixes: tuple[int, ...] = field(default=(8, 32), metadata={
-        "help": "Matryoshka prefix lengths; the last must equal n_latents."})
+    prefixes: tuple[int, ...] = field(default=(), metadata={
+        "help": "Matryoshka prefix lengths, increasing, the last equal to n_latents; empty: (8, n_latents)."})
     max_epochs: int = field(default=50, metadata={"help": "Most training epochs (early stopping may end sooner)."})
     # Parameters that control the statistics
     holdout: float = field(default=0.4, metadata={
         "help": "Share of labelled pairs held out for the probe, the explained share and nothing else."})
-    max_selected: int = field(default=8, metadata={"help": "Most features the sparse label model selects."})
+    max_selected: int = field(default=8, metadata={
+        "help": "Most features the sparse label model selects (at most n_latents)."})
     significant_only: bool = field(default=False, metadata={
         "help": "Keep only the L1 picks that are significant (Bonferroni); the paper keeps the top-k picks."})
     sae_on_all: bool = field(default=False, metadata={
@@ -93,6 +96,10 @@ class FeatureConfig(Config):
     def __post_init__(self) -> None:
         if isinstance(self.prefixes, list):
             object.__setattr__(self, "prefixes", tuple(self.prefixes))
+        if not self.prefixes:  # the paper's HH setting: an 8-latent prefix, then all of them
+            object.__setattr__(self, "prefixes", (min(8, self.n_latents), self.n_latents) if self.n_latents > 8
+                               else (self.n_latents,))
+        object.__setattr__(self, "max_selected", min(self.max_selected, self.n_latents))
         if not 1 <= self.k <= self.n_latents:
             raise ValueError(f"`k` must be in [1, n_latents={self.n_latents}], got {self.k}.")
         if not self.prefixes or self.prefixes[-1] != self.n_latents or list(self.prefixes) != sorted(set(self.prefixes)):

@@ -12,14 +12,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from curator.errors import CuratorError
-from curator.signals import SignalConfig
+from curator.signals.features import FeatureConfig
 from curator.store import FeatureRun, Store
 from curator.ui import auth, data, keys
+from curator.ui.config_form import config_from_state, config_widgets
 from curator.ui.signal_charts import plotly_text
 from curator.ui.text import inline
 
 CHART_FEATURES = 16  # bars on the effect-size chart
 TOP_PAIRS = 5
+FORM_FIELDS = ("embedder", "seed", "n_latents")  # in the form; the rest under "More settings"
 WEIGHT_KINDS = {"source": "label source", "annotator": "annotator", "cluster": "cluster"}
 
 
@@ -56,12 +58,9 @@ def compute_form(dataset: str) -> None:
     if not auth.is_admin():
         st.caption("Only admins compute features.")
         return
-    st.session_state.setdefault(keys.FEAT_EMBEDDER, "default")
-    st.session_state.setdefault(keys.FEAT_SEED, 0)
-    c1, c2 = st.columns([3, 1])
-    c1.text_input("Embedding model", key=keys.FEAT_EMBEDDER,
-                  help=SignalConfig.help()["embedder"])
-    c2.number_input("Seed", min_value=0, step=1, key=keys.FEAT_SEED)
+    config_widgets(FeatureConfig, keys.FEAT_CFG, only=FORM_FIELDS)
+    with st.expander("More settings", icon=":material/settings:"):
+        config_widgets(FeatureConfig, keys.FEAT_CFG, exclude=FORM_FIELDS)
     st.button("Compute features", key="feat.compute", type="primary", icon=":material/play_arrow:",
               on_click=compute, args=(dataset,))
 
@@ -70,11 +69,10 @@ def compute(dataset: str) -> None:
     """Compute the run in this process (seconds with the default embedder) and select it."""
     auth.require_admin("Computing features")
     from curator.features import run_features
-    from curator.signals.features import FeatureConfig
 
     s = st.session_state
     try:
-        cfg = FeatureConfig(embedder=(s.get(keys.FEAT_EMBEDDER) or "default").strip(), seed=int(s.get(keys.FEAT_SEED)))
+        cfg = config_from_state(FeatureConfig, keys.FEAT_CFG)
         with st.spinner("Embedding the pairs and training the sparse autoencoder…"):
             outcome = run_features(data.get_store(), dataset, cfg)
     except (CuratorError, ValueError, ImportError) as e:

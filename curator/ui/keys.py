@@ -111,7 +111,7 @@ RT_QUEUE_NAME, RT_QUEUE_N, RT_NOTICE = "rt.queue.name", "rt.queue.n", "rt.notice
 # -- Features page (curator/ui/features_view.py) ----------------------------------------------
 FEATURES_PAGE = "pages/11_Features.py"
 FEAT_RUN, FEAT_NOTICE = "feat.run", "feat.notice"
-FEAT_EMBEDDER, FEAT_SEED = "feat.embedder", "feat.seed"
+FEAT_CFG = "feat.cfg."  # prefix: one key per FeatureConfig field (curator.ui.config_form)
 FEAT_LATENT, FEAT_KIND, FEAT_TABLE = "feat.latent", "feat.kind", "feat.table"
 
 # -- Curate and Train pages (curator/ui/curate_view.py, curator/ui/train_view.py) ---------------
