@@ -56,6 +56,18 @@ with ui.errors_shown():
             c1, c2 = st.columns(2)
             c1.slider("Keep top share by FiFA score", 0.05, 1.0, key=keys.CUR_TOPK, step=0.05, disabled=not run)
             c2.slider("diversity weight", 0.0, 2.0, key=keys.CUR_DIVERSITY, step=0.1, disabled=not run)
+            feature_runs = [r.run_id for r in ui.feature_runs(dataset.name)]
+            if feature_runs:
+                feature_run = st.selectbox("Feature run", feature_runs, key=keys.CUR_FEAT_RUN,
+                                           help="Preference features (the Features page) whose decided pairs the "
+                                                "two steps below take: its strongest activations whose label went "
+                                                "the way the feature pulls.")
+                label = cv.feature_label(ui.feature_names(feature_run))  # binds the names: `names` is reused below
+                st.multiselect("Drop the pairs these features decide", list(label.names), key=keys.CUR_FEAT_DROP,
+                               format_func=label)
+                st.multiselect("Hold back the pairs these features decide until a person labels them",
+                               list(label.names), key=keys.CUR_FEAT_REVIEW, format_func=label,
+                               help="Labelled pairs come back with the person's label; queue the others below.")
         with st.expander("Labels and order", expanded=True):
             st.multiselect("Label sources, in priority order", LABEL_SOURCES, key=keys.CUR_LABELS)
             st.radio("Order", ("random", "curriculum", "source"), key=keys.CUR_ORDER, horizontal=True,
@@ -78,6 +90,7 @@ with ui.errors_shown():
         m[3].metric("Label sources", len(preview.label_sources))
         st.dataframe(cv.steps_frame(preview), hide_index=True, width="stretch", key="cur.steps")
         cv.step_examples(preview)
+        cv.held_back(preview)
         st.caption("Label sources: " + (", ".join(f"{k} {v:,}" for k, v in preview.label_sources.items()) or "none"))
         cv.label_changes(preview)
         if preview.margin_edges:

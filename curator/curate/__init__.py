@@ -21,20 +21,21 @@ from curator.curate.select import (
                                    strength_recipe,
 )
 from curator.curate.steps import (
-    STEPS,
-    ClusterBalance,
-    Dedup,
-    DropFeatureDecided,
-    DropFlags,
-    DropFlipped,
-    PromptCap,
-    StrengthBand,
-    TopK,
+                                   STEPS,
+                                   ClusterBalance,
+                                   Dedup,
+                                   DropFeatureDecided,
+                                   DropFlags,
+                                   DropFlipped,
+                                   PromptCap,
+                                   ReviewFeatureDecided,
+                                   StrengthBand,
+                                   TopK,
 )
 
 __all__ = [
     "LABEL_SOURCES", "ORDERS", "STEPS", "ClusterBalance", "Dedup", "DropFeatureDecided", "DropFlags", "DropFlipped", "ExportError",
-    "ExportOptions", "ExportResult", "Preview", "PromptCap", "Recipe", "RecipeNotFound", "Selection", "StepReport",
+    "ExportOptions", "ExportResult", "Preview", "PromptCap", "ReviewFeatureDecided", "Recipe", "RecipeNotFound", "Selection", "StepReport",
     "StrengthBand", "TopK", "apply_recipe", "default_recipe", "export", "full_cluster_counts", "load_recipe",
     "preview", "push_to_hub", "resolve_labels", "save_recipe", "select", "strength_recipe", "write_export",
 ]

@@ -324,7 +324,7 @@ def card_data(selection: Selection, options: ExportOptions, *, export_id: str, n
         "differ_from_dataset": p.differ_from_dataset, "differ_examples": p.differ_examples,
         "label_sources": p.label_sources, "difficulty": p.difficulty, "sources": sources,
         "signal_run": signal_run, "recipe": selection.recipe.to_dict(),
-        "steps": [asdict(s) for s in p.steps], "options": options.to_dict(),
+        "steps": [{**asdict(s), "held_back": len(s.held_back)} for s in p.steps], "options": options.to_dict(),
     }
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from curator.curate.labels import DEFAULT_PRIORITY, check_priority, resolve_labels
-from curator.curate.steps import StepContext, step_from_dict, step_to_dict
+from curator.curate.steps import ReviewFeatureDecided, StepContext, step_from_dict, step_to_dict
 from curator.schema import PairFilter
 
 ORDERS: tuple[str, ...] = ("random", "curriculum", "source")
@@ -125,6 +125,7 @@ class StepReport:
     flipped: int
     removed_examples: tuple[str, ...] = ()
     flipped_examples: tuple[str, ...] = ()
+    held_back: tuple[str, ...] = ()  # a review step's pairs waiting for a person's label, all of them
 
 
 @dataclass(frozen=True)
@@ -216,9 +217,10 @@ def apply_recipe(pairs: pa.Table, recipe: Recipe, *, judgements: pa.Table | None
         kept = set(frame["pair_id"])
         now_flipped = frame.loc[frame["recipe_flipped"].astype(bool), "pair_id"]
         newly = now_flipped[~now_flipped.isin(was_flipped)]
+        removed = ids_before[~ids_before.isin(kept)]
         reports.append(StepReport(step.describe(), step.kind, before, before - len(frame), len(newly),
-                                  tuple(ids_before[~ids_before.isin(kept)].head(STEP_EXAMPLES)),
-                                  tuple(newly.head(STEP_EXAMPLES))))
+                                  tuple(removed.head(STEP_EXAMPLES)), tuple(newly.head(STEP_EXAMPLES)),
+                                  tuple(removed) if isinstance(step, ReviewFeatureDecided) else ()))
     frame = _order(frame, recipe)
     frame["chosen"] = np.where(frame["label"] == "a", frame["response_a"], frame["response_b"])
     frame["rejected"] = np.where(frame["label"] == "a", frame["response_b"], frame["response_a"])

@@ -403,8 +403,28 @@ class DropFeatureDecided:
         return frame.loc[~frame["pair_id"].isin(ids)]
 
 
+@dataclass(frozen=True)
+class ReviewFeatureDecided(DropFeatureDecided):
+    """Send the pairs a preference feature decides to human review: until a person has labelled one it is
+    held back; once labelled it comes back with the person's label (the paper's relabel-the-harmful use).
+
+    Queue the held-back pairs on the Label page (Curate's "Label the held-back pairs"), or with
+    `curator queue create`; a re-applied recipe then keeps the ones people have labelled.
+    """
+
+    kind: ClassVar[str] = "review_feature"
+
+    def describe(self) -> str:
+        return f"hold back pairs feature {self.latent} decides until a person labels them (run {self.run_id})"
+
+    def apply(self, frame: pd.DataFrame, ctx: StepContext) -> pd.DataFrame:
+        decided = super().apply(frame, ctx)  # the frame without the decided pairs
+        reviewed = frame.loc[~frame.index.isin(decided.index) & (frame["n_human"].fillna(0) > 0)]
+        return frame.loc[frame.index.isin(decided.index) | frame.index.isin(reviewed.index)]
+
+
 STEPS: dict[str, type] = {cls.kind: cls for cls in (DropFlipped, StrengthBand, DropFlags, Dedup, ClusterBalance,
-                                                      PromptCap, TopK, DropFeatureDecided)}
+                                                      PromptCap, TopK, DropFeatureDecided, ReviewFeatureDecided)}
 
 
 def step_to_dict(step: Any) -> dict[str, Any]:

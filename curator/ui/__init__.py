@@ -22,6 +22,8 @@ from curator.ui.data import (
     count_pairs,
     datasets,
     db_path,
+    feature_names,
+    feature_runs,
     get_store,
     invalidate,
     judgements,
@@ -50,7 +52,7 @@ from curator.ui.text import escape_markdown, inline, markdown_text, show_segment
 
 __all__ = [
     "BROWSE_PAGE", "HOME_PAGE", "OVERVIEW_PAGE", "PickedPairs", "clear_selection", "clusters", "count_pairs",
-    "dataset_picker", "datasets", "db_path", "errors_shown", "escape_markdown", "get_selection", "get_store",
+    "dataset_picker", "datasets", "db_path", "feature_names", "feature_runs", "errors_shown", "escape_markdown", "get_selection", "get_store",
     "go_to_pending_page", "open_dataset",
     "inline", "invalidate", "judgements", "keys", "label_counts", "lengths", "markdown_text", "no_data", "overview", "page_setup",
     "pair", "pair_signals", "pairs_page", "set_selection", "show_segments", "show_text", "signal_runs", "splits",

@@ -8,6 +8,7 @@ selection is cached by (database, recipe JSON), so a rerun with unchanged contro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ from curator import curate
 from curator.curate import (
     ClusterBalance,
     Dedup,
+    DropFeatureDecided,
     DropFlags,
     DropFlipped,
     ExportOptions,
     PromptCap,
     Recipe,
+    ReviewFeatureDecided,
     StrengthBand,
     TopK,
 )
@@ -46,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     keys.CUR_DEDUP: False, keys.CUR_CLUSTER_CAP: 0, keys.CUR_PROMPT_CAP: 0, keys.CUR_TOPK: 1.0,
     keys.CUR_DIVERSITY: 0.5, keys.CUR_ORDER: "random", keys.CUR_SEED: 0, keys.CUR_EASY: 0.0,
     keys.CUR_EXP_CONV: False, keys.CUR_EXP_MARGIN: "none", keys.CUR_EXP_TEST: 0.1,
+    keys.CUR_FEAT_DROP: [], keys.CUR_FEAT_REVIEW: [],
 }
 
 
@@ -126,6 +130,10 @@ def recipe_from_state(dataset: str, run: str | None) -> Recipe:
         steps.append(PromptCap(cap=int(s[keys.CUR_PROMPT_CAP]), by="margin" if run else "random"))
     if run and float(s.get(keys.CUR_TOPK) or 1.0) < 1.0:
         steps.append(TopK(fraction=float(s[keys.CUR_TOPK]), diversity_weight=float(s.get(keys.CUR_DIVERSITY, 0.5))))
+    feature_run = s.get(keys.CUR_FEAT_RUN)
+    if feature_run:
+        steps += [DropFeatureDecided(run_id=feature_run, latent=int(j)) for j in s.get(keys.CUR_FEAT_DROP) or ()]
+        steps += [ReviewFeatureDecided(run_id=feature_run, latent=int(j)) for j in s.get(keys.CUR_FEAT_REVIEW) or ()]
     order = s.get(keys.CUR_ORDER, "random")
     easy = float(s.get(keys.CUR_EASY) or 0.0)
     return Recipe(name=(s.get(keys.CUR_NAME) or "").strip(), filter=flt,
@@ -167,6 +175,10 @@ def load_saved() -> None:
             s[keys.CUR_PROMPT_CAP] = step.cap
         elif isinstance(step, TopK) and step.fraction is not None:
             s[keys.CUR_TOPK], s[keys.CUR_DIVERSITY] = step.fraction, step.diversity_weight
+        elif isinstance(step, DropFeatureDecided):  # and its subclass ReviewFeatureDecided
+            s[keys.CUR_FEAT_RUN] = step.run_id
+            which = keys.CUR_FEAT_REVIEW if isinstance(step, ReviewFeatureDecided) else keys.CUR_FEAT_DROP
+            s[which] = [*s[which], step.latent]
     s[keys.CUR_ORDER], s[keys.CUR_SEED] = recipe.order, recipe.seed
     s[keys.CUR_EASY] = recipe.easy_fraction or 0.0
 
@@ -268,6 +280,33 @@ def step_examples(p: Preview) -> None:
                            "response A": (r.get("response_a") or "")[:200],
                            "response B": (r.get("response_b") or "")[:200], "pair_id": r["pair_id"]}
                           for what, r in rows if r], hide_index=True, width="stretch", key=f"cur.step.{i}")
+
+
+@dataclass(frozen=True)
+class FeatureLabel:
+    """A feature picker's format_func: "latent · name". Streamlit maps a chosen option back through
+    it on the next run, so it must keep its own names (a page variable may be rebound meanwhile)."""
+
+    names: dict[int, str]
+
+    def __call__(self, latent: int) -> str:
+        return f"{latent} · {inline(self.names.get(latent, ''), max_chars=60)}"
+
+
+def feature_label(names: dict[int, str]) -> FeatureLabel:
+    return FeatureLabel(dict(names))
+
+
+def held_back(p: Preview) -> None:
+    """Per review step, what it holds back and a way to queue those pairs for people to label."""
+    for i, s in enumerate(p.steps, 1):
+        if not s.held_back:
+            continue
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.caption(f"Step {i} holds back {len(s.held_back):,} pairs until a person labels them.")
+            if auth.is_admin() and st.button(f"Label the {len(s.held_back):,} held-back pairs", key=f"cur.review.{i}",
+                                             icon=":material/thumbs_up_down:"):
+                keys.label_pairs(list(s.held_back), source=f"step {i} of the recipe ({len(s.held_back):,} pairs)")
 
 
 def steps_frame(p: Preview) -> list[dict[str, Any]]:

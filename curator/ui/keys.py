@@ -126,6 +126,7 @@ CUR_DROP_FLAGS, CUR_DEDUP, CUR_CLUSTER_CAP, CUR_PROMPT_CAP = "cur.drop_flags", "
 CUR_TOPK, CUR_DIVERSITY = "cur.topk", "cur.diversity"
 CUR_ORDER, CUR_SEED, CUR_EASY = "cur.order", "cur.seed", "cur.easy"
 CUR_EXP_NAME, CUR_EXP_CONV, CUR_EXP_MARGIN, CUR_EXP_TEST = "cur.exp_name", "cur.exp_conv", "cur.exp_margin", "cur.exp_test"
+CUR_FEAT_RUN, CUR_FEAT_DROP, CUR_FEAT_REVIEW = "cur.feat_run", "cur.feat_drop", "cur.feat_review"
 CUR_NOTICE = "cur.notice"  # the last save/export message, shown once
 TRN_EXPORT, TRN_METHOD = "trn.export", "trn.method"
 TRN_CFG = "trn.cfg."  # prefix: then the method and one key per field of its run config (curator.ui.config_form)

@@ -5,6 +5,7 @@ import json
 import os
 import stat
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -257,3 +258,28 @@ def test_feature_activations_as_export_columns(curation):
         ExportOptions(features=(0,))
     with pytest.raises(ExportError, match="No feature run"):
         _export(curation, feature_run="nope", features=(0,))
+
+
+def test_review_step_holds_back_decided_pairs_until_a_person_labels_them():
+    """`review_feature`: the decided pairs without a human label are held back (all listed for a queue);
+    a decided pair a person labelled stays, with that person's label."""
+    from curator.curate import Recipe, ReviewFeatureDecided, apply_recipe
+    from curator.curate.steps import step_from_dict, step_to_dict
+
+    ids = [f"p{i}" for i in range(6)]
+    pairs = pa.table({"pair_id": ids, "dataset": ["d"] * 6, "split": ["train"] * 6, "row_index": list(range(6)),
+                      "prompt": [f"q{i}" for i in range(6)], "prompt_messages": [None] * 6,
+                      "response_a": [f"a{i}" for i in range(6)], "response_b": [f"b{i}" for i in range(6)],
+                      "label": ["a"] * 6})
+    human = pa.table({"pair_id": ["p1"], "kind": ["human"], "annotator": ["ann"], "choice": ["b"]})
+    step = ReviewFeatureDecided(run_id="feat-x", latent=3)
+    assert step_from_dict(step_to_dict(step)) == step and step_to_dict(step)["kind"] == "review_feature"
+    decided = {step.key(): frozenset({"p0", "p1", "p4"})}
+    got = apply_recipe(pairs, Recipe(steps=(step,), order="source"), judgements=human, feature_pairs=decided)
+    rows = dict(zip(got.rows.column("pair_id").to_pylist(), got.rows.column("chosen").to_pylist(), strict=True))
+    assert sorted(rows) == ["p1", "p2", "p3", "p5"] and rows["p1"] == "b1"  # the person's label
+    [report] = got.steps
+    assert report.held_back == ("p0", "p4") and report.removed == 2 and "until a person labels" in report.step
+    dropped = apply_recipe(pairs, Recipe(steps=(step_from_dict({**step_to_dict(step), "kind": "drop_feature"}),),
+                                         order="source"), judgements=human, feature_pairs=decided)
+    assert sorted(dropped.rows.column("pair_id").to_pylist()) == ["p2", "p3", "p5"] and not dropped.steps[0].held_back

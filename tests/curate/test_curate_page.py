@@ -25,7 +25,7 @@ def _run(at: AppTest | None = None) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=60)
         at.switch_page(keys.CURATE_PAGE)
     at = at.run()
-    assert not at.exception, at.exception
+    assert not at.exception, [(e.message, e.stack_trace[-6:]) for e in at.exception]
     return at
 
 
@@ -81,3 +81,56 @@ def test_each_step_shows_the_pairs_it_drops_or_flips(page_db):
     assert flipped["change"].tolist() == ["flipped"] * 4 and flipped["dataset label"].tolist() == ["a"] * 4
     assert all(isinstance(p, str) and p for p in flipped["prompt"])  # the pairs' own text, as table cells
     assert steps[1].dataframe[0].value["change"].tolist() == ["dropped"]
+
+
+def test_feature_steps_hold_back_decided_pairs_and_queue_them(page_db):
+    """Hold back the pairs a feature decides: the preview applies the step, a saved recipe brings it back
+    into the controls, and "Label the held-back pairs" offers exactly those pairs as a queue."""
+    import pyarrow as pa
+
+    from curator.curate import Recipe, ReviewFeatureDecided, select
+    from curator.schema import PairFilter
+    from curator.store import Store
+    from curator.store.features import LATENT_COLUMNS
+
+    store = Store(page_db)
+    ids = store.select_pair_ids(PairFilter(datasets=("toy",)))
+    a_won = [p for p in ids if store.pair(p)["label"] == "a"]
+    latent = {c: None for c in LATENT_COLUMNS} | {
+        "latent": 0, "status": "feature", "prevalence": 1.0, "coef": 0.8, "coef_low": 0.5, "coef_high": 1.1,
+        "p_value": 1e-6, "significant": True, "selected": True, "direction": "more", "name": "longer",
+        "terms": "[]", "length_ratio": 1.0, "top_pairs": "[]"}
+    strong = set(a_won[:4])  # the strongest activations, where A (with more of it) won: the pairs it decides
+    acts = pa.table({"pair_id": ids, "latent": pa.array([0] * len(ids), pa.int32()),
+                     "activation": [3.0 if p in strong else 0.5 for p in ids]})
+    weights = pa.table({"kind": pa.array([], pa.string()), "group": pa.array([], pa.string()),
+                        "latent": pa.array([], pa.int32()), "weight": pa.array([], pa.float64()),
+                        "weight_low": pa.array([], pa.float64()), "weight_high": pa.array([], pa.float64()),
+                        "n": pa.array([], pa.int32())})
+    store.save_feature_run(run_id="feat-page", dataset="toy", dataset_version=store.dataset_version("toy"),
+                           cache_key="fp", params={}, summary={"explained_share": 0.5, "n_pairs": len(ids)},
+                           latents=pa.Table.from_pylist([latent]), activations=acts, weights=weights)
+    step = ReviewFeatureDecided(run_id="feat-page", latent=0)
+    held = select(store, Recipe(filter=PairFilter(datasets=("toy",)), steps=(step,))).steps[-1].held_back
+    store.close()
+    assert held and set(held) <= strong
+    at = _run()
+    before = _kept(at)
+    assert at.selectbox(key=keys.CUR_FEAT_RUN).value == "feat-page"
+    at.multiselect(key=keys.CUR_FEAT_REVIEW).set_value([0])
+    at = _run(at)
+    assert any(f"holds back {len(held)} pairs" in c.value for c in at.caption)
+    assert _kept(at) == before - len(held)
+    at.text_input(key=keys.CUR_NAME).set_value("reviewed")
+    at.button(key="cur.save").click()
+    at = _run(at)
+    at.selectbox(key=keys.CUR_SAVED).set_value("reviewed")
+    at = _run(at)
+    assert at.multiselect(key=keys.CUR_FEAT_REVIEW).value == [0] and at.multiselect(key=keys.CUR_FEAT_DROP).value == []
+    [button] = [b for b in at.button if b.key and b.key.startswith("cur.review.")]
+    assert button.label == f"Label the {len(held)} held-back pairs"
+    button.click()
+    at = _run(at)  # the Label page, offering them as a new queue
+    assert at.session_state[keys.QUEUE_PAIRS].pair_ids == held
+    scope = at.radio(key=keys.LBL_NEW_SCOPE)
+    assert scope.value == "pairs" and any(o.startswith(f"The {len(held)} pairs of step") for o in scope.options)
