@@ -119,7 +119,8 @@ def test_queue_runs_one_worker_at_a_time(job_store, submit_standin):
 def test_killed_worker_is_failed_and_retry_reuses_checkpoints(job_store, submit_standin, tmp_path, wait_until,
                                                               stage):
     calls = tmp_path / "calls.txt"
-    handle = submit_standin(embed_delay=0.15, compute_delay=1.5, compute_steps=20, calls_file=str(calls))
+    # Chunks slow enough that a sync (about 0.1 s on a loaded machine) sees the stage in progress.
+    handle = submit_standin(embed_delay=0.5, compute_delay=1.5, compute_steps=20, calls_file=str(calls))
     wait_until(lambda: (job_store.job(handle.job_id).message or "").startswith(stage)
                and job_store.job(handle.job_id).progress > (0.25 if stage == "embed" else 0.65), what=stage)
     pid = job_store.job(handle.job_id).pid
