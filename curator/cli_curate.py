@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,7 +30,7 @@ from curator.cli_common import (
 )
 from curator.cli_options import config_options
 from curator.curate.export import ExportOptions
-from curator.train.config import DPORunConfig, EmbeddedRewardRunConfig, RewardRunConfig
+from curator.train.config import CONFIGS
 
 DEFAULT_EXPORTS = Path("data/exports")
 DEFAULT_RUNS = Path("data/runs")
@@ -39,10 +38,6 @@ DEFAULT_RUNS = Path("data/runs")
 recipe_app = sub_app("Saved selection recipes: list, show, save from a JSON file.")
 train_app = sub_app("Train a reward model (embedded or TRL) or a DPO policy on an export; follow, cancel, "
                    "register, re-score.")
-
-
-def _help(cls: type, name: str) -> str:
-    return next(f.metadata["help"] for f in fields(cls) if f.name == name)
 
 
 def _print(data: dict[str, Any], as_json: bool) -> None:
@@ -69,12 +64,7 @@ class ExportFormat(StrEnum):
     trl = "trl"
 
 
-class MarginSource(StrEnum):
-    none = "none"
-    signal = "signal"
-    votes = "votes"
-
-
+@config_options(ExportOptions, into="options", panel="Export (ExportOptions)")
 def export_cmd(
     recipe: Annotated[str, typer.Option("--recipe", "-r", help="Saved recipe name (or a recipe .json file).")],
     db: DbOpt = DEFAULT_DB,
@@ -83,50 +73,37 @@ def export_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False,
                                       help="Folder holding exports; the snapshot is written to OUT/<export id>.")]
     = DEFAULT_EXPORTS,
-    name: Annotated[str | None, typer.Option("--name", help=_help(ExportOptions, "name"))] = None,
     export_id: Annotated[str | None, typer.Option("--id", help="Snapshot id (default: name-time-hash); an "
                                                                "existing id is refused.")] = None,
-    conversational: Annotated[bool, typer.Option("--conversational/--strings",
-                                                 help=_help(ExportOptions, "conversational"))] = False,
-    margin: Annotated[MarginSource, typer.Option("--margin", help=_help(ExportOptions, "margin"))]
-    = MarginSource.none,
-    test_size: Annotated[float, typer.Option("--test-size", min=0.0, max=0.9,
-                                             help=_help(ExportOptions, "test_size"))] = 0.1,
-    split_by: Annotated[str, typer.Option("--split-by", help=_help(ExportOptions, "split_by"))] = "prompt",
-    seed: Annotated[int, typer.Option("--seed", help=_help(ExportOptions, "seed"))] = 0,
-    feature_run: Annotated[str | None, typer.Option("--feature-run", help=_help(ExportOptions, "feature_run"))]
-    = None,
-    feature: Annotated[list[int] | None, typer.Option("--feature", metavar="N", help=_help(ExportOptions, "features")
-                                                      + " Repeatable.")] = None,
     push: Annotated[str | None, typer.Option("--push", metavar="REPO_ID",
                                              help="Also push to this Hugging Face dataset repo (needs HF_TOKEN).")]
     = None,
     as_json: JsonOpt = False,
+    options: ExportOptions | None = None,
 ) -> None:
     """Write the pairs a recipe selects as an immutable TRL dataset snapshot (Parquet, JSONL, datasets, card)."""
-    from dataclasses import asdict
+    from dataclasses import replace
 
     from curator.curate import export, push_to_hub
+
+    options = options or ExportOptions()
+    named = options.name != ExportOptions().name  # else the recipe names the export
 
     store = store_or_app(db)
     if store is None:  # the app that has the file open writes the snapshot
         path = Path(recipe)
-        named = {"json": path.read_text(encoding="utf-8")} if path.suffix == ".json" and path.exists() \
+        source = {"json": path.read_text(encoding="utf-8")} if path.suffix == ".json" and path.exists() \
             else {"name": recipe}
-        options = ExportOptions(name=name or "export", conversational=conversational, margin=margin.value,
-                                test_size=test_size, split_by=split_by, seed=seed, feature_run=feature_run,
-                                features=tuple(feature or ()))
-        data = hand_over(db, "export", {"recipe": named, "out": str(out.resolve()), "options": asdict(options),
-                                         "named": name is not None, "export_id": export_id})
+        data = hand_over(db, "export", {"recipe": source, "out": str(out.resolve()), "options": options.to_dict(),
+                                         "named": named, "export_id": export_id})
         data = {**data, "format": fmt.value}
         if push:
             data["hub"] = push_to_hub(Path(data["path"]), push)
         _print(data, as_json)
         return
     rec = _load_recipe(store, recipe)
-    options = ExportOptions(name=name or rec.name or "export", conversational=conversational, margin=margin.value,
-                            test_size=test_size, split_by=split_by, seed=seed, feature_run=feature_run,
-                            features=tuple(feature or ()))
+    if not named and rec.name:
+        options = replace(options, name=rec.name)
     result = export(store, rec, out, options, export_id=export_id)
     data: dict[str, Any] = {"export_id": result.export_id, "path": str(result.path), "train": result.n_train,
                             "test": result.n_test, "format": fmt.value,
@@ -223,30 +200,27 @@ def _start(cfg: Any, *, runs: Path, detach: bool, quiet: bool, db: Path, as_json
         raise typer.Exit(code=1)
 
 
-@train_app.command("embedded")
-@config_options(EmbeddedRewardRunConfig, into="cfg", panel="Embedded reward model (EmbeddedRewardRunConfig)")
-def train_embedded(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, db: DbOpt = DEFAULT_DB,
-                   detach: DetachOpt = False, quiet: QuietOpt = False, as_json: JsonOpt = False,
-                   cfg: EmbeddedRewardRunConfig | None = None) -> None:
-    """Train the embedded reward model (a Bradley-Terry head on frozen embeddings; a CPU, seconds) on an export."""
-    _start(cfg, runs=runs, detach=detach, quiet=quiet, db=db, as_json=as_json)
+TRAIN_HELP = {
+    "embedded": "Train the embedded reward model (a Bradley-Terry head on frozen embeddings; a CPU, seconds) on an "
+                "export.",
+    "reward": "Train a reward model with TRL's RewardTrainer on an export; prints the held-out reward accuracy.",
+    "dpo": "Train a DPO policy with TRL's DPOTrainer on an export; prints the held-out implicit-reward accuracy.",
+}
 
 
-@train_app.command("reward")
-@config_options(RewardRunConfig, into="cfg", panel="TRL reward model (RewardRunConfig)")
-def train_reward(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, db: DbOpt = DEFAULT_DB,
-                 detach: DetachOpt = False, quiet: QuietOpt = False, as_json: JsonOpt = False,
-                 cfg: RewardRunConfig | None = None) -> None:
-    """Train a reward model with TRL's RewardTrainer on an export; prints the held-out reward accuracy."""
-    _start(cfg, runs=runs, detach=detach, quiet=quiet, db=db, as_json=as_json)
+def _train_command(cls: type) -> Any:
+    """`curator train METHOD`: one option per field of the method's run config (`curator.train.config`)."""
+    @config_options(cls, into="cfg", panel=f"{cls.method} run ({cls.__name__})")
+    def train(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, db: DbOpt = DEFAULT_DB, detach: DetachOpt = False,
+              quiet: QuietOpt = False, as_json: JsonOpt = False, cfg: Any = None) -> None:
+        _start(cfg, runs=runs, detach=detach, quiet=quiet, db=db, as_json=as_json)
+
+    train.__doc__ = TRAIN_HELP[cls.method]
+    return train
 
 
-@train_app.command("dpo")
-@config_options(DPORunConfig, into="cfg", panel="TRL DPO (DPORunConfig)")
-def train_dpo(data: DataOpt, runs: RunsOpt = DEFAULT_RUNS, db: DbOpt = DEFAULT_DB, detach: DetachOpt = False,
-              quiet: QuietOpt = False, as_json: JsonOpt = False, cfg: DPORunConfig | None = None) -> None:
-    """Train a DPO policy with TRL's DPOTrainer on an export; prints the held-out implicit-reward accuracy."""
-    _start(cfg, runs=runs, detach=detach, quiet=quiet, db=db, as_json=as_json)
+for _method, _cls in CONFIGS.items():
+    train_app.command(_method)(_train_command(_cls))
 
 
 @train_app.command("status")

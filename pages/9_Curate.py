@@ -100,11 +100,7 @@ with ui.errors_shown():
             st.plotly_chart(cv.coverage_chart(preview, names), key="cur.coverage")
 
         st.subheader("Export")
-        c1, c2, c3 = st.columns(3)
-        c1.text_input("Export name", key=keys.CUR_EXP_NAME, placeholder=recipe.name or "export")
-        c2.selectbox("margin column", ("none", "signal", "votes"), key=keys.CUR_EXP_MARGIN)
-        c3.slider("test share", 0.0, 0.5, key=keys.CUR_EXP_TEST, step=0.05)
-        st.toggle("Conversational (chat messages)", key=keys.CUR_EXP_CONV)
+        cv.export_fields()
         with st.container(horizontal=True):
             st.button("Export snapshot", key="cur.export", type="primary", icon=":material/download:",
                       on_click=cv.export, args=(dataset.name, run), disabled=preview.n_rows == 0)

@@ -60,12 +60,14 @@ class ExportError(CuratorError, ValueError):
 class ExportOptions(Config):
     """How a selection is written. One source of truth per field: its help text."""
 
-    name: str = field(default="export", metadata={"help": "Name of the export (shown in the card and lists)."})
+    name: str = field(default="export", metadata={"help": "Name of the export (shown in the card and lists); "
+                                                          "default: the recipe's name.", "label": "Export name"})
     conversational: bool = field(default=False, metadata={"help": "Write prompt/chosen/rejected as chat messages "
-                                                                  "instead of strings."})
+                                                                  "instead of strings.", "label": "Conversational (chat messages)"})
     margin: str = field(default="none", metadata={"help": "Add a `margin` column for RewardTrainer: 'none', "
                                                           "'signal' (the run's margin, clipped at 0) or 'votes' "
-                                                          "(2 * vote share - 1)."})
+                                                          "(2 * vote share - 1).", "choices": MARGINS,
+                                                          "label": "Margin column"})
     soft_label: bool = field(default=True, metadata={"help": "Add `soft_label`: share of votes for chosen."})
     rationale: bool = field(default=True, metadata={"help": "Add `rationale` (a judge's reason, when any)."})
     annotator_count: bool = field(default=True, metadata={"help": "Add `n_annotators`."})
@@ -75,11 +77,13 @@ class ExportOptions(Config):
         "help": "Feature run whose activations `features` come from (`curator features DATASET` prints its id)."})
     features: tuple[int, ...] = field(default=(), metadata={
         "help": "Feature (latent) numbers added as `feature_<n>` columns: the activation oriented to the exported "
-                "label (> 0: more of the feature in `chosen`; 0 where it does not fire)."})
-    test_size: float = field(default=0.1, metadata={"help": "Share of rows in the test split (0 = no test)."})
+                "label (> 0: more of the feature in `chosen`; 0 where it does not fire).", "aliases": ("--feature",)})
+    test_size: float = field(default=0.1, metadata={"help": "Share of rows in the test split (0 = no test).",
+                                                    "min": 0.0, "max": 0.9, "label": "Test share"})
     split_by: str = field(default="prompt", metadata={"help": "'prompt' (no prompt in both splits), 'pair', or "
                                                               "'source' (the pairs' own `split` column: rows "
-                                                              "whose split is test/validation go to test)."})
+                                                              "whose split is test/validation go to test).",
+                                                          "choices": SPLIT_BY})
     seed: int = field(default=0, metadata={"help": "Seed of the train/test split."})
     formats: tuple[str, ...] = field(default=FORMATS, metadata={"help": "Files to write: parquet, jsonl, hf."})
 

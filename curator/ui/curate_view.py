@@ -8,7 +8,7 @@ selection is cached by (database, recipe JSON), so a rerun with unchanged contro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from curator.curate.preview import Preview
 from curator.errors import CuratorError
 from curator.schema import PairFilter
 from curator.ui import auth, data, keys
+from curator.ui.config_form import config_from_state, config_widgets
 from curator.ui.text import inline
 
 NEW = "(new recipe)"
@@ -48,7 +49,6 @@ DEFAULTS: dict[str, Any] = {
     keys.CUR_BAND_MEASURE: "margin", keys.CUR_BAND_Q: (0.0, 1.0), keys.CUR_DROP_FLAGS: ["identical"],
     keys.CUR_DEDUP: False, keys.CUR_CLUSTER_CAP: 0, keys.CUR_PROMPT_CAP: 0, keys.CUR_TOPK: 1.0,
     keys.CUR_DIVERSITY: 0.5, keys.CUR_ORDER: "random", keys.CUR_SEED: 0, keys.CUR_EASY: 0.0,
-    keys.CUR_EXP_CONV: False, keys.CUR_EXP_MARGIN: "none", keys.CUR_EXP_TEST: 0.1,
     keys.CUR_FEAT_DROP: [], keys.CUR_FEAT_REVIEW: [],
 }
 
@@ -203,11 +203,11 @@ def export(dataset: str, run: str | None) -> None:
     auth.require_admin("Exporting")
     recipe = recipe_from_state(dataset, run)
     s = st.session_state
-    options = ExportOptions(name=(s.get(keys.CUR_EXP_NAME) or recipe.name or "export").strip(),
-                            conversational=bool(s.get(keys.CUR_EXP_CONV)), margin=s.get(keys.CUR_EXP_MARGIN, "none"),
-                            test_size=float(s.get(keys.CUR_EXP_TEST, 0.1)),
-                            signals=("margin", "margin_std", "p_correct", "cluster") if recipe.filter.signal_run
-                            else ())
+    options = config_from_state(ExportOptions, keys.CUR_EXP)
+    if options.name == ExportOptions().name and recipe.name:  # the recipe names the export unless the form does
+        options = replace(options, name=recipe.name)
+    if not recipe.filter.signal_run:
+        options = replace(options, signals=())
     try:
         result = curate.export(data.get_store(), recipe, exports_root(), options)
     except CuratorError as e:
@@ -295,6 +295,16 @@ class FeatureLabel:
 
 def feature_label(names: dict[int, str]) -> FeatureLabel:
     return FeatureLabel(dict(names))
+
+
+EXPORT_FIELDS = ("name", "margin", "test_size", "conversational")  # in the form; the rest under "More settings"
+
+
+def export_fields() -> None:
+    """The export form's widgets, generated from `ExportOptions`."""
+    config_widgets(ExportOptions, keys.CUR_EXP, only=EXPORT_FIELDS)
+    with st.expander("More export settings", icon=":material/settings:"):
+        config_widgets(ExportOptions, keys.CUR_EXP, exclude=EXPORT_FIELDS, columns=3)
 
 
 def held_back(p: Preview) -> None:

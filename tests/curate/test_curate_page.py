@@ -134,3 +134,27 @@ def test_feature_steps_hold_back_decided_pairs_and_queue_them(page_db):
     assert at.session_state[keys.QUEUE_PAIRS].pair_ids == held
     scope = at.radio(key=keys.LBL_NEW_SCOPE)
     assert scope.value == "pairs" and any(o.startswith(f"The {len(held)} pairs of step") for o in scope.options)
+
+
+def test_export_settings_come_from_export_options_on_the_page_and_the_cli(page_db):
+    """One widget and one `curator export` option per ExportOptions field, each with the field's help."""
+    from dataclasses import fields
+
+    from typer.testing import CliRunner
+
+    from curator.cli import app
+    from curator.curate import ExportOptions
+
+    at = _run()
+    widgets = {w.key: w for kind in (at.checkbox, at.number_input, at.selectbox, at.text_input) for w in kind}
+    cli = " ".join(CliRunner().invoke(app, ["export", "--help"], env={"COLUMNS": "400", "TERM": "dumb"}).output.split())
+    for f in fields(ExportOptions):
+        assert widgets[keys.CUR_EXP + f.name].help == f.metadata["help"], f.name
+        assert "--" + f.name.replace("_", "-") in cli and " ".join(f.metadata["help"].split()[:5]) in cli, f.name
+    at.selectbox(key=keys.CUR_EXP + "margin").set_value("votes")
+    at.button(key="cur.export").click()
+    at = _run(at)
+    [export] = list((page_db.parent / "exports").iterdir())
+    import pyarrow.parquet as pq
+
+    assert "margin" in pq.read_schema(export / "train.parquet").names
