@@ -48,6 +48,7 @@ with ui.errors_shown():
                 help=f"Fitted on {plan.predictor.n_labelled:,} pairs with human and AI labels"
                      + (f", cross-validated AUROC {plan.predictor.cv_auc:.2f}" if plan.predictor.method != "heuristic"
                         else "; too few for a fitted predictor, so the label-free estimate is used"))
+    av.estimate_check(plan.check)
     fig = go.Figure(go.Scatter(x=plan.shares, y=plan.expected, mode="lines", name="routed (riskiest first)"))
     fig.add_scatter(x=plan.shares, y=random_accuracy_curve(plan.p_error, shares=plan.shares, human=plan.labelled),
                     mode="lines", line_dash="dash", name="random pairs to humans")

@@ -115,6 +115,44 @@ def random_accuracy_curve(p_error: np.ndarray, *, shares: np.ndarray, human: np.
 
 
 @dataclass(frozen=True)
+class EstimateCheck:
+    """The router's estimate against labels it did not see: on `n` pairs with a known label, the AI
+    verdict was expected to be right `expected` of the time (mean 1 - p_error) and was right `observed`.
+
+    `against` names the labels: "human labels" (a strict majority of people) or "the dataset's labels".
+    """
+
+    against: str
+    n: int
+    expected: float
+    observed: float
+
+    @property
+    def overclaims(self) -> bool:
+        """The estimate is above what was observed by more than two standard errors (and 2 points)."""
+        se = math.sqrt(max(self.observed * (1 - self.observed), 1e-9) / max(self.n, 1))
+        return self.expected - self.observed > max(2 * se, 0.02)
+
+
+MIN_CHECK_PAIRS = 30
+
+
+def check_estimate(p_error: np.ndarray, ai_codes: np.ndarray, truth_codes: np.ndarray, *,
+                   against: str) -> EstimateCheck | None:
+    """Compare P(AI right) with the truth where both an AI verdict and a known label (a or b) exist.
+
+    >>> check_estimate(np.full(40, 0.1), np.zeros(40, int), np.r_[np.zeros(20, int), np.ones(20, int)],
+    ...                against="the dataset's labels")
+    EstimateCheck(against="the dataset's labels", n=40, expected=0.9, observed=0.5)
+    """
+    known = (truth_codes >= 0) & (truth_codes <= 1) & (ai_codes >= 0)
+    if known.sum() < MIN_CHECK_PAIRS:
+        return None
+    return EstimateCheck(against, int(known.sum()), round(float(1 - p_error[known].mean()), 4),
+                         round(float((ai_codes[known] == truth_codes[known]).mean()), 4))
+
+
+@dataclass(frozen=True)
 class RoutingPlan:
     """Which pairs go to humans.
 
@@ -124,6 +162,7 @@ class RoutingPlan:
         budget: pairs in the human share; `expected_accuracy` at that budget.
         shares, expected: the expected accuracy vs budget curve.
         labelled: (N,) pairs that already had human labels (always in the human share).
+        check: the estimate against known labels it was not fitted on (`EstimateCheck`), or None.
     """
 
     pair_ids: list[str]
@@ -135,6 +174,7 @@ class RoutingPlan:
     shares: np.ndarray
     expected: np.ndarray
     labelled: np.ndarray
+    check: EstimateCheck | None = None
 
     def with_budget(self, budget: int | float) -> RoutingPlan:
         """The same predictions split at another budget (no refit)."""
@@ -143,7 +183,7 @@ class RoutingPlan:
         human = self.labelled | top_k(self.p_error, max(0, k - int(self.labelled.sum())), exclude=self.labelled)
         _, at = expected_accuracy_curve(self.p_error, shares=np.array([k / n if n else 0.0]), human=self.labelled)
         return RoutingPlan(self.pair_ids, human, self.p_error, self.predictor, int(human.sum()), float(at[0]),
-                           self.shares, self.expected, self.labelled)
+                           self.shares, self.expected, self.labelled, self.check)
 
     @property
     def human_ids(self) -> list[str]:

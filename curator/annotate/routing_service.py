@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from curator.annotate.routing import RoutingPlan, plan_routing
+from curator.annotate.routing import EstimateCheck, RoutingPlan, check_estimate, plan_routing
 from curator.annotate.routing_features import RoutingData
 from curator.schema import CHOICES
 
@@ -155,8 +156,23 @@ def plan_from_store(store: Store, *, budget: int | float, judge: str | None = No
             raise ValueError("No AI verdicts on the selection: run an AI judge first (e.g. the reward-ensemble vote).")
         judge = judges[0]
     data = load_routing_data(store, pair_ids, judge=judge, signal_run=signal_run)
-    known = known_ai_errors(data, human_majority(store, pair_ids))
-    return plan_routing(data, budget=budget, known_errors=known, model=model)
+    majority = human_majority(store, pair_ids)
+    plan = plan_routing(data, budget=budget, known_errors=known_ai_errors(data, majority), model=model)
+    return replace(plan, check=estimate_check(store, data, plan, majority))
+
+
+def estimate_check(store: Store, data: RoutingData, plan: RoutingPlan, majority: dict[str, str]) -> EstimateCheck | None:
+    """The plan's P(AI right) against labels its predictor did not learn from: the human majority when the
+    estimate is label-free (the heuristic), else the dataset's own labels (a fitted predictor saw the humans')."""
+    if plan.predictor.method == "heuristic":
+        truth = np.array([_CODE.get(majority.get(p, ""), -1) for p in data.pair_ids])
+        check = check_estimate(plan.p_error, data.primary, truth, against="human labels")
+        if check is not None:
+            return check
+    labels = dict(zip(*(store.pair_texts(data.pair_ids).column(c).to_pylist() for c in ("pair_id", "label")),
+                      strict=True))
+    truth = np.array([_CODE.get(labels.get(p) or "", -1) for p in data.pair_ids])
+    return check_estimate(plan.p_error, data.primary, truth, against="the dataset's labels")
 
 
 def send_human_share(store: Store, plan: RoutingPlan, *, name: str, annotators_per_pair: int = 1,

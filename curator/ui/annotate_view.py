@@ -13,7 +13,7 @@ import streamlit as st
 
 from curator.annotate import queue as Q
 from curator.annotate.agreement import AgreementReport, agreement_report
-from curator.annotate.routing import RoutingPlan
+from curator.annotate.routing import EstimateCheck, RoutingPlan
 from curator.annotate.routing_service import ai_judges, plan_from_store
 from curator.schema import PairFilter
 from curator.store.annotate import QueueInfo
@@ -214,6 +214,20 @@ def reward_judge(dataset: str, run_id: str) -> int:
                      batch_size=5000)
     data.invalidate()
     return done.written
+
+
+def estimate_check(check: EstimateCheck | None) -> None:
+    """The expected accuracy checked against labels the router did not learn from, when there are enough."""
+    if check is None:
+        st.caption("No check of the estimate: fewer than 30 pairs have both an AI verdict and a known label.")
+        return
+    text = (f"Checked against {check.against} on {check.n:,} pairs: the AI judge agrees with them on "
+            f"{check.observed:.1%}; the estimate for those pairs said {check.expected:.1%}.")
+    if check.overclaims:
+        st.warning(text + " The expected accuracy here is too high: trust the check, or label a few hundred pairs "
+                   "so the router learns the judge's real errors.", icon=":material/warning:")
+    else:
+        st.caption(text)
 
 
 def plan(dataset: str, judge: str, run: str | None, budget: float) -> RoutingPlan:

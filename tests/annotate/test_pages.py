@@ -204,3 +204,27 @@ def test_label_page_offers_pairs_sent_from_the_map(db):
     assert not at.exception, at.exception
     (q,) = db.queues()
     assert q.n_items == 4
+
+
+def test_routing_page_checks_its_estimate_against_the_labels_it_has(db):
+    """The page states the plan's check of its estimate against labels it did not learn from, as a warning
+    when the estimate is too high; unlabelled pairs say there is nothing to check against."""
+    from dataclasses import replace
+
+    from curator.annotate.routing import EstimateCheck
+    from curator.annotate.routing_service import plan_from_store
+
+    at = _page(ROUTING, state={keys.DATASET: "demo"})
+    judge = at.selectbox(key=keys.RT_JUDGE).value
+    check = plan_from_store(db, budget=0.25, dataset="demo", judge=judge).check
+    shown = [c.value for c in (*at.caption, *at.warning) if c.value.startswith("Checked against")]
+    assert shown == [f"Checked against {check.against} on {check.n:,} pairs: the AI judge agrees with them on "
+                     f"{check.observed:.1%}; the estimate for those pairs said {check.expected:.1%}."
+                     + (" The expected accuracy here is too high: trust the check, or label a few hundred pairs "
+                        "so the router learns the judge's real errors." if check.overclaims else "")]
+    assert EstimateCheck("human labels", 100, 0.95, 0.70).overclaims
+    assert not replace(EstimateCheck("human labels", 100, 0.95, 0.70), expected=0.72).overclaims
+    db.append_judgements([{"pair_id": p, "kind": "ai", "annotator": "judge-x", "choice": "a"}
+                          for p in _raw_ids(db, appdata.N_RAW)])
+    raw = _page(ROUTING, state={keys.DATASET: "raw"})  # unlabelled pairs: nothing to check against
+    assert any("No check of the estimate" in c.value for c in raw.caption)

@@ -202,3 +202,25 @@ def test_mt_bench_routing_generalises(shared_data):
     assert result["judge"] == "gpt-4" and result["left_out"] > 0
     for point in result["curve"]:
         assert point["routed"] > point["random"], point
+
+
+def test_the_estimate_is_checked_against_the_dataset_labels_it_did_not_see(make_store):
+    """One AI judge, no human votes: the label-free estimate cannot know the judge's real error rate,
+    so the plan checks it against the dataset's own labels and says when it overclaims."""
+    from curator.io.batch import batched
+
+    records = [PairRecord(f"prompt {i}", f"answer one {i}", f"answer two {i} more words", label="a" if i % 2 else "b",
+                          judgements=(Judgement("ai", "always-a", "a"),)) for i in range(80)]
+    store = make_store([])
+    store.ingest("labelled", batched(records, source="t"), source="t", shape="votes")
+    plan = plan_from_store(store, budget=0.1, dataset="labelled")
+    check = plan.check
+    assert plan.predictor.method == "heuristic" and check.against == "the dataset's labels"
+    assert check.n == 80 and check.observed == 0.5
+    assert check.expected == pytest.approx(1 - plan.p_error.mean(), abs=1e-4)
+    assert check.overclaims == (check.expected - 0.5 > max(2 * (0.25 / 80) ** 0.5, 0.02))
+    assert plan.with_budget(0.5).check == check  # a new split keeps it
+    unlabelled = [PairRecord(f"q {i}", f"x {i}", f"y {i}", judgements=(Judgement("ai", "always-a", "a"),))
+                  for i in range(40)]
+    store.ingest("unlabelled", batched(unlabelled, source="t"), source="t", shape="votes")
+    assert plan_from_store(store, budget=0.1, dataset="unlabelled").check is None
