@@ -16,8 +16,8 @@ changed), 2% have identical responses, 10% are unlabelled; the label prefers the
 60% of the time. Without the HH files the demo generator's texts stand in.
 
 The naive way, measured in the same run on `--naive-pairs` pairs: near-duplicates by exact blocked
-cosine over all pairs (what the job did up to 50k pairs) against the neighbour-graph search the job
-uses now, with their agreement.
+cosine over all pairs (what the job did up to 50k pairs) against the job's search now (candidates
+from 16 principal directions, decided on the full vectors), with their agreement.
 
     python bench/bench_signals_scale.py --pairs 10000
     python bench/bench_signals_scale.py --pairs 100000 --json out.json   # goal: <= 10 min on 2 cores
