@@ -28,7 +28,7 @@ from curator.config import Config
 from curator.signals.scoring import ScorerConfig
 
 # Bump when the same config would produce different numbers (new features, new defaults).
-SIGNALS_VERSION = 2  # 2: near-duplicate vectors centred
+SIGNALS_VERSION = 3  # 2: near-duplicate vectors centred; 3: uncertainty heads on <= 10k pairs per fold
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 _WS = re.compile(r"\s+")
 AMBIGUOUS_P = 0.05
 FLAG_PRECISION = 0.5  # the "likely flipped" flag's expected precision, at least
+PROJECTION_DIMS = 16  # near-duplicate candidates are found in this many principal directions
 
 
 def mislabel_probability(p_correct: np.ndarray, flip_rate: float) -> np.ndarray:
@@ -154,18 +155,25 @@ def pair_vectors(emb_prompt: np.ndarray, emb_a: np.ndarray, emb_b: np.ndarray) -
 
 
 def near_duplicates(vectors: np.ndarray, *, threshold: float = 0.97, groups: np.ndarray | None = None,
-                    block: int = 4096) -> np.ndarray:
-    """True for every row with another row at cosine >= threshold.
+                    block: int = 2048, dims: int = PROJECTION_DIMS, seed: int = 0) -> np.ndarray:
+    """True for every row with another row at cosine >= threshold (exact, comparing 16 numbers per pair).
 
-    Exact within each group (all rows form one group when `groups` is None), by blocked matrix
-    products: memory is O(block x group size). Pass k-means cluster ids as `groups` for ~1M rows
-    (near-identical rows share a cluster except at a boundary, so a few may be missed).
+    For unit rows, cosine >= t means distance <= r = sqrt(2 - 2t). An orthonormal projection never
+    lengthens a distance, so every such pair is also within r after projecting onto `dims` principal
+    directions: blocked products of the projected rows find those candidates (few: r is small against
+    the projected spread) and the full vectors decide. The result is the all-pairs answer at
+    ``dims / D`` of its cost (`bench/bench_signals_scale.py` compares the two).
+
+    Exact within each group (all rows form one group when `groups` is None). Pass k-means cluster ids
+    as `groups` for ~1M rows (near-identical rows share a cluster except at a boundary).
 
     Args:
         vectors: (N, D) unit vectors.
         threshold: cosine at or above which two rows are near-duplicates.
         groups: (N,) optional block ids; only rows in the same group are compared.
-        block: rows per matrix product.
+        block: query rows per matrix product (memory is O(block x group size)).
+        dims: principal directions of the projection (at most D).
+        seed: sample of the rows the directions are fitted on.
 
     Returns:
         (N,) bool.
@@ -174,21 +182,41 @@ def near_duplicates(vectors: np.ndarray, *, threshold: float = 0.97, groups: np.
     >>> near_duplicates(v / np.linalg.norm(v, axis=1, keepdims=True)).tolist()
     [True, True, False]
     """
-    n = len(vectors)
+    V = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = len(V)
     out = np.zeros(n, dtype=bool)
-    if groups is None:
-        groups = np.zeros(n, np.int64)
-    for g in np.unique(groups):
-        idx = np.flatnonzero(groups == g)
+    if n < 2:
+        return out
+    r2 = max(2.0 - 2.0 * threshold, 0.0) + 1e-4  # slack for float32 rounding
+    P = _principal_projection(V, dims, seed)
+    half_sq = 0.5 * (P * P).sum(1)
+    for idx in [np.arange(n)] if groups is None else [np.flatnonzero(groups == g) for g in np.unique(groups)]:
         if len(idx) < 2:
             continue
-        V = np.ascontiguousarray(vectors[idx], dtype=np.float32)
+        Pg, hg = P[idx], half_sq[idx]
         for s in range(0, len(idx), block):
-            sims = V[s:s + block] @ V.T
-            rows = np.arange(sims.shape[0])
-            sims[rows, rows + s] = -np.inf  # a row is not its own duplicate
-            out[idx[s:s + block]] |= (sims >= threshold).any(1)
+            # |p_i - p_j|^2 <= r2  <=>  p_i . p_j - h_j >= h_i - r2 / 2
+            g = Pg[s:s + block] @ Pg.T
+            g -= hg[None, :]
+            rows, cols = np.nonzero(g >= (hg[s:s + block] - 0.5 * r2)[:, None])
+            rows += s
+            keep = rows != cols  # a row is not its own duplicate
+            i, j = idx[rows[keep]], idx[cols[keep]]
+            hit = np.einsum("ij,ij->i", V[i], V[j]) >= threshold
+            out[i[hit]] = True
     return out
+
+
+def _principal_projection(V: np.ndarray, dims: int, seed: int, sample: int = 20_000) -> np.ndarray:
+    """(N, dims) coordinates of the rows on the top principal directions of a seeded sample (orthonormal)."""
+    if V.shape[1] <= dims:
+        return V
+    from sklearn.utils.extmath import randomized_svd
+
+    rng = np.random.default_rng(seed)
+    fit = V if len(V) <= sample else V[np.sort(rng.choice(len(V), sample, replace=False))]
+    _, _, vt = randomized_svd(fit - fit.mean(0), dims, random_state=seed)
+    return V @ np.ascontiguousarray(vt.T, dtype=np.float32)
 
 
 def dpo_difficulty(logp_ref_a: np.ndarray, logp_ref_b: np.ndarray, sign: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 EMBEDDED_MODEL = "embedded-bt"
 PAIR_COLUMNS = ("pair_id", "prompt", "response_a", "response_b", "label")
 GLOBAL_NEAR_DUP_MAX = 50_000
-HEAD_TRAIN_MAX = 200_000  # rows the MC-dropout and Gaussian heads train on per fold
+HEAD_TRAIN_MAX = 10_000  # rows the MC-dropout and Gaussian heads train on per fold (their cost is linear in it)
 
 
 class Cancelled(Exception):  # noqa: N818 (the name says what happened; it is not an error)
@@ -250,9 +250,11 @@ def compute_signals(pairs: pa.Table, cfg: SignalConfig, *, features: dict[str, n
     run.stage("clusters", 0.8)
     k = cfg.n_clusters or clusters.choose_k(n)
     labels = clusters.kmeans(emb["emb_prompt"], min(k, n), seed=cfg.seed) if n else np.zeros(0, np.int32)
+    run.stage("near-duplicates", 0.82)
     vectors = noise.pair_vectors(emb["emb_prompt"], emb["emb_a"], emb["emb_b"])
-    near = noise.near_duplicates(vectors, threshold=cfg.near_dup_threshold,
+    near = noise.near_duplicates(vectors, threshold=cfg.near_dup_threshold, seed=cfg.seed,
                                  groups=None if n <= GLOBAL_NEAR_DUP_MAX else labels)
+    run.stage("cluster names", 0.84)
     terms = clusters.cluster_terms(texts["prompt"], labels, seed=cfg.seed) if n else {}
     run.stage("map", 0.85)
     xy = clusters.map_2d(emb["emb_prompt"], sample=cfg.map_sample, seed=cfg.seed)

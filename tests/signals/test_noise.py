@@ -39,6 +39,22 @@ def test_near_duplicates_exact_and_grouped():
     assert not noise.near_duplicates(v, threshold=0.97, groups=groups).any()
 
 
+def test_near_duplicates_match_all_pairs_around_the_threshold():
+    """The k-d tree search flags exactly the rows that comparing every pair flags, borderline ones included."""
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=(3000, 96)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    src = rng.integers(0, 3000, 400)
+    noise_scale = rng.uniform(0.1, 0.4, 400)[:, None]  # cosines to the source from ~0.92 to ~0.995
+    copies = v[src] + noise_scale * rng.normal(size=(400, 96)).astype(np.float32) / np.sqrt(96)
+    v = np.vstack([v, copies / np.linalg.norm(copies, axis=1, keepdims=True)]).astype(np.float32)
+    sims = v @ v.T
+    np.fill_diagonal(sims, -np.inf)
+    expected = (sims >= 0.97).any(1)
+    assert 0 < expected.sum() < 800  # some copies fall below the threshold
+    np.testing.assert_array_equal(noise.near_duplicates(v, threshold=0.97, block=500), expected)
+
+
 def test_pair_vectors_ignore_response_order():
     rng = np.random.default_rng(0)
     p, a, b = (rng.normal(size=(5, 8)) for _ in range(3))
