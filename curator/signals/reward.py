@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from curator.signals.encoders.batching import length_batches
+from curator.signals.encoders.batching import length_batches, pad_right
 from curator.signals.scoring import ScorerConfig
 from curator.signals.text import Messages, plain_conversation, prompt_messages
 
@@ -64,16 +64,6 @@ def _check_lengths(max_length: int, token_budget: int) -> None:
     if token_budget < max_length:
         raise ValueError(f"`token_budget` ({token_budget}) must be at least `max_length` ({max_length}), "
                          "so that the longest sequence fits in one pass. Raise `token_budget` or lower `max_length`.")
-
-
-def _pad_right(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    width = max(1, max(len(s) for s in seqs))
-    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(seqs), width), dtype=np.int64)
-    for j, s in enumerate(seqs):
-        ids[j, :len(s)] = s
-        mask[j, :len(s)] = 1
-    return ids, mask
 
 
 def _read_index(seq: Sequence[int], hf_pad: int | None) -> int:
@@ -370,7 +360,7 @@ class RewardScorer:
         import torch
 
         if self.last_token_head:
-            ids, mask = _pad_right(seqs, self.pad_id)
+            ids, mask = pad_right(seqs, self.pad_id)
             t_ids = self._to(ids)
             # An unpadded batch needs no mask: SDPA can then run its causal fast path.
             hidden = self._backbone(input_ids=t_ids, attention_mask=None if mask.all() else self._to(mask),
@@ -385,10 +375,10 @@ class RewardScorer:
         if pad is None:
             ends = {s[-1] for s in seqs if s}
             pad = next(p for p in (self.pad_id, *range(len(ends) + 1)) if p not in ends)
-        ids, mask = _pad_right(seqs, pad)
+        ids, mask = pad_right(seqs, pad)
         kwargs = {}
         if types is not None:
-            kwargs["token_type_ids"] = self._to(_pad_right(types, 0)[0])
+            kwargs["token_type_ids"] = self._to(pad_right(types, 0)[0])
         saved = self._text_config.pad_token_id
         self._text_config.pad_token_id = pad
         try:
@@ -401,13 +391,13 @@ class RewardScorer:
         import torch
 
         b = len(prefixes)
-        p_ids, p_mask = _pad_right(prefixes, self.pad_id)
+        p_ids, p_mask = pad_right(prefixes, self.pad_id)
         t_pids, t_pmask = self._to(p_ids), self._to(p_mask)
         out = self._backbone(input_ids=t_pids, attention_mask=t_pmask, use_cache=True)
         cache = getattr(out, "cache", None) or out.past_key_values
         cache.batch_repeat_interleave(2)
         conts = [c for pair in zip(conts_a, conts_b, strict=True) for c in pair]
-        c_ids, c_mask = _pad_right(conts, self.pad_id)
+        c_ids, c_mask = pad_right(conts, self.pad_id)
         t_cids, t_cmask = self._to(c_ids), self._to(c_mask)
         prefix_len = t_pmask.sum(1).repeat_interleave(2)
         t_pmask2 = t_pmask.repeat_interleave(2, dim=0)

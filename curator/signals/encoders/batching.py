@@ -52,15 +52,19 @@ def length_batches(lengths: np.ndarray, *, batch_size: int, token_budget: int) -
     return batches
 
 
-def _pad(encodings: Sequence[Sequence[int]], idx: np.ndarray, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = [encodings[i] for i in idx]
-    width = max(1, max(len(r) for r in rows))
-    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for j, r in enumerate(rows):
-        ids[j, :len(r)] = r
-        mask[j, :len(r)] = 1
+def pad_right(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Token id rows padded on the right to the longest, and their attention mask (int64, at least 1 wide)."""
+    width = max(1, max(len(s) for s in seqs))
+    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for j, s in enumerate(seqs):
+        ids[j, :len(s)] = s
+        mask[j, :len(s)] = 1
     return ids, mask
+
+
+def _pad(encodings: Sequence[Sequence[int]], idx: np.ndarray, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    return pad_right([encodings[i] for i in idx], pad_id)
 
 
 def _chunks(items: list[Any], tokenize: Callable[[list[Any]], Any]) -> Iterator[tuple[int, Any]]:
