@@ -10,7 +10,7 @@ Contract: embeddings and texts in, arrays out.
   term's total count; the top terms name the cluster ("recipe · oven · bake").
 - `map_2d(emb, sample=...)`: UMAP (umap-learn, cosine geometry via PCA of unit vectors) fitted on
   at most `sample` rows; the other rows get the mean position of their 3 nearest sampled rows
-  (blocked matrix products), so 1M rows cost one 200k UMAP plus a nearest-neighbour pass.
+  (scikit-learn NearestNeighbors), so 1M rows cost one 200k UMAP plus a nearest-neighbour pass.
 
 Imports sklearn/umap lazily; no duckdb, no streamlit, no I/O.
 """
@@ -143,7 +143,7 @@ def map_2d(emb: np.ndarray, *, sample: int = 200_000, seed: int = 0, n_neighbors
         sample: most rows UMAP is fitted on.
         seed: which rows are sampled and UMAP's random state.
         n_neighbors: UMAP neighbourhood size.
-        block: rows per matrix product when placing the unsampled rows.
+        block: unsampled rows placed per nearest-neighbour query.
 
     Returns:
         (N, 2) float32 coordinates (NaN only if N == 0).
@@ -168,25 +168,13 @@ def map_2d(emb: np.ndarray, *, sample: int = 200_000, seed: int = 0, n_neighbors
     out[fit_idx] = reducer.fit_transform(x[fit_idx]).astype(np.float32)
     rest = np.setdiff1d(np.arange(n), fit_idx, assume_unique=True)
     if len(rest):
-        # UMAP's own nearest-neighbour index over the sample (pynndescent, kept for `transform`) finds
-        # each unsampled row's neighbours in O(log n); brute force is the fallback for small fits.
-        index = getattr(reducer, "_knn_search_index", None)
+        # Each unsampled row sits at the mean of its 3 nearest sampled rows (exact, in memory-bounded chunks).
+        from sklearn.neighbors import NearestNeighbors
+
+        index = NearestNeighbors(n_neighbors=3, algorithm="brute").fit(x[fit_idx])
         for s in range(0, len(rest), block):
-            q = x[rest[s:s + block]]
-            nn = index.query(q, k=3)[0] if index is not None else _nearest_brute(q, x[fit_idx], k=3)
+            nn = index.kneighbors(x[rest[s:s + block]], return_distance=False)
             out[rest[s:s + block]] = out[fit_idx[nn]].mean(1)
-    return out
-
-
-def _nearest_brute(q: np.ndarray, base: np.ndarray, *, k: int, max_cells: int = 1 << 24) -> np.ndarray:
-    """Indices of the k nearest `base` rows of each `q` row, in chunks of at most `max_cells` distances
-    (a chunk of 8,192 queries against 200k rows would need 20 GB with its argpartition)."""
-    out = np.empty((len(q), k), np.int64)
-    base_sq = (base * base).sum(1)
-    step = max(1, max_cells // max(len(base), 1))
-    for s in range(0, len(q), step):
-        d = base_sq[None, :] - 2.0 * (q[s:s + step] @ base.T)  # squared distance up to a per-row constant
-        out[s:s + step] = np.argpartition(d, k, axis=1)[:, :k]
     return out
 
 
