@@ -128,10 +128,17 @@ class EstimateCheck:
     observed: float
 
     @property
+    def margin(self) -> float:
+        """How far the estimate may be from the observed share by chance: two standard errors, at least 2 points."""
+        return max(2 * math.sqrt(max(self.observed * (1 - self.observed), 1e-9) / max(self.n, 1)), 0.02)
+
+    @property
     def overclaims(self) -> bool:
-        """The estimate is above what was observed by more than two standard errors (and 2 points)."""
-        se = math.sqrt(max(self.observed * (1 - self.observed), 1e-9) / max(self.n, 1))
-        return self.expected - self.observed > max(2 * se, 0.02)
+        return self.expected - self.observed > self.margin
+
+    @property
+    def underclaims(self) -> bool:
+        return self.observed - self.expected > self.margin
 
 
 MIN_CHECK_PAIRS = 30

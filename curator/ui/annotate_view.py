@@ -223,9 +223,10 @@ def estimate_check(check: EstimateCheck | None) -> None:
         return
     text = (f"Checked against {check.against} on {check.n:,} pairs: the AI judge agrees with them on "
             f"{check.observed:.1%}; the estimate for those pairs said {check.expected:.1%}.")
-    if check.overclaims:
-        st.warning(text + " The expected accuracy here is too high: trust the check, or label a few hundred pairs "
-                   "so the router learns the judge's real errors.", icon=":material/warning:")
+    if check.overclaims or check.underclaims:
+        st.warning(text + f" The expected accuracy here is too {'high' if check.overclaims else 'low'}: trust the "
+                   "check, or label a few hundred pairs so the router learns the judge's real errors.",
+                   icon=":material/warning:")
     else:
         st.caption(text)
 

@@ -220,10 +220,12 @@ def test_routing_page_checks_its_estimate_against_the_labels_it_has(db):
     shown = [c.value for c in (*at.caption, *at.warning) if c.value.startswith("Checked against")]
     assert shown == [f"Checked against {check.against} on {check.n:,} pairs: the AI judge agrees with them on "
                      f"{check.observed:.1%}; the estimate for those pairs said {check.expected:.1%}."
-                     + (" The expected accuracy here is too high: trust the check, or label a few hundred pairs "
-                        "so the router learns the judge's real errors." if check.overclaims else "")]
-    assert EstimateCheck("human labels", 100, 0.95, 0.70).overclaims
-    assert not replace(EstimateCheck("human labels", 100, 0.95, 0.70), expected=0.72).overclaims
+                     + (f" The expected accuracy here is too {'high' if check.overclaims else 'low'}: trust the "
+                        "check, or label a few hundred pairs so the router learns the judge's real errors."
+                        if check.overclaims or check.underclaims else "")]
+    off = EstimateCheck("human labels", 100, 0.95, 0.70)
+    assert off.overclaims and not off.underclaims
+    assert replace(off, expected=0.40).underclaims and not replace(off, expected=0.72).overclaims
     db.append_judgements([{"pair_id": p, "kind": "ai", "annotator": "judge-x", "choice": "a"}
                           for p in _raw_ids(db, appdata.N_RAW)])
     raw = _page(ROUTING, state={keys.DATASET: "raw"})  # unlabelled pairs: nothing to check against
