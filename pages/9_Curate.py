@@ -69,7 +69,9 @@ with ui.errors_shown():
                                list(label.names), key=keys.CUR_FEAT_REVIEW, format_func=label,
                                help="Labelled pairs come back with the person's label; queue the others below.")
         with st.expander("Labels and order", expanded=True):
-            st.multiselect("Label sources, in priority order", LABEL_SOURCES, key=keys.CUR_LABELS)
+            st.multiselect("Label sources, in priority order", LABEL_SOURCES, key=keys.CUR_LABELS,
+                           help="The first source with an answer labels a pair. By default a person's label (human "
+                                "votes, the dataset's own) outranks an AI verdict; put ai before dataset to let it.")
             st.radio("Order", ("random", "curriculum", "source"), key=keys.CUR_ORDER, horizontal=True,
                      help="curriculum: easy to hard by margin (needs a signal run).")
             c1, c2 = st.columns(2)

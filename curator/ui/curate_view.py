@@ -29,7 +29,7 @@ from curator.curate import (
     StrengthBand,
     TopK,
 )
-from curator.curate.labels import LABEL_SOURCES
+from curator.curate.labels import DEFAULT_PRIORITY
 from curator.curate.preview import Preview
 from curator.errors import CuratorError
 from curator.schema import PairFilter
@@ -44,7 +44,7 @@ DROP_FLAG_CHOICES = {"ambiguous": "flag_ambiguous", "identical": "flag_identical
 
 DEFAULTS: dict[str, Any] = {
     keys.CUR_NAME: "", keys.CUR_SPLITS: [], keys.CUR_CLUSTERS: [], keys.CUR_LASSO: False,
-    keys.CUR_MARGIN_LO: None, keys.CUR_MARGIN_HI: None, keys.CUR_LABELS: list(LABEL_SOURCES),
+    keys.CUR_MARGIN_LO: None, keys.CUR_MARGIN_HI: None, keys.CUR_LABELS: list(DEFAULT_PRIORITY),
     keys.CUR_FLIPPED: "keep", keys.CUR_FLIP_RULE: "flag", keys.CUR_FLIP_T: 0.5, keys.CUR_BAND: False,
     keys.CUR_BAND_MEASURE: "margin", keys.CUR_BAND_Q: (0.0, 1.0), keys.CUR_DROP_FLAGS: ["identical"],
     keys.CUR_DEDUP: False, keys.CUR_CLUSTER_CAP: 0, keys.CUR_PROMPT_CAP: 0, keys.CUR_TOPK: 1.0,
@@ -137,7 +137,7 @@ def recipe_from_state(dataset: str, run: str | None) -> Recipe:
     order = s.get(keys.CUR_ORDER, "random")
     easy = float(s.get(keys.CUR_EASY) or 0.0)
     return Recipe(name=(s.get(keys.CUR_NAME) or "").strip(), filter=flt,
-                  labels=tuple(s.get(keys.CUR_LABELS) or LABEL_SOURCES), steps=tuple(steps),
+                  labels=tuple(s.get(keys.CUR_LABELS) or DEFAULT_PRIORITY), steps=tuple(steps),
                   order=order if run or order != "curriculum" else "random",
                   easy_fraction=easy if run and 0.0 < easy < 1.0 else None, seed=int(s.get(keys.CUR_SEED) or 0))
 

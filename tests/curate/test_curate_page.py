@@ -158,3 +158,26 @@ def test_export_settings_come_from_export_options_on_the_page_and_the_cli(page_d
     import pyarrow.parquet as pq
 
     assert "margin" in pq.read_schema(export / "train.parquet").names
+
+
+def test_by_default_an_ai_verdict_never_replaces_a_persons_label(page_db):
+    """AI verdicts against the dataset's own labels: the page's default priority keeps the dataset's label
+    (a person's), so nothing is decided by "ai"; moving ai before dataset lets them in, and the page says so."""
+    from curator.curate.labels import DEFAULT_PRIORITY
+    from curator.schema import PairFilter
+    from curator.store import Store
+
+    store = Store(page_db)
+    flip = {"a": "b", "b": "a"}
+    ids = [p for p in store.select_pair_ids(PairFilter(datasets=("toy",))) if store.pair(p)["label"] in flip][:6]
+    store.append_judgements([{"pair_id": p, "kind": "ai", "annotator": "contrarian",
+                              "choice": flip[store.pair(p)["label"]]} for p in ids])
+    store.close()
+    at = _run()
+    assert at.multiselect(key=keys.CUR_LABELS).value == list(DEFAULT_PRIORITY)
+    sources = next(c.value for c in at.caption if c.value.startswith("Label sources:"))
+    assert " ai " not in f" {sources} ".replace(",", " ")
+    at.multiselect(key=keys.CUR_LABELS).set_value(["consensus", "human", "ai", "dataset"])
+    at = _run(at)
+    sources = next(c.value for c in at.caption if c.value.startswith("Label sources:"))
+    assert "ai " in sources and any("opposite of their dataset's label" in w.value for w in at.warning)
