@@ -7,6 +7,10 @@ it become the Browse filter -> judge with the reward ensemble and route a human 
 (Curate) -> embedded training with its curve (Train), registered when done -> re-score the data with the
 trained model.
 
+It runs twice: on 200 demo pairs in a fresh file, and on real data, the first 600 pairs of HH-RLHF
+helpful-base (../shared/data) imported as the second dataset of a file, so every link must keep the
+dataset in view (the first one is what the sidebar falls back to).
+
 Each step is asserted in the page, and at the end (the server stopped, so the DuckDB file is free) in
 the database. Full-page screenshots of every step go to test-artifacts/journey-NN-*.png (look at
 them). Server, browser and screenshots come from browser_support.py.
@@ -25,8 +29,8 @@ from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-N_PAIRS = 200
-DATASET = "journey"
+N_DEMO = 200
+N_HH = 600
 ANNOTATOR = "journey-annotator"
 BUDGET_PERCENT = 5  # of 200 pairs: 10 to humans
 
@@ -51,11 +55,11 @@ _CLUSTER_POINTS_JS = """() => {
 }"""
 
 
-def _write_upload(folder: Path) -> Path:
+def _write_demo_upload(folder: Path) -> Path:
     """200 demo pairs (the project's generator) without their votes: no human or AI labels yet."""
     from curator.io.demo import write_demo
 
-    files = write_demo(folder / "demo", n_pairs=N_PAIRS, seed=7)
+    files = write_demo(folder / "demo", n_pairs=N_DEMO, seed=7)
     out = folder / "journey.jsonl"
     with open(files.pairs_path, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
         for line in src:
@@ -63,6 +67,34 @@ def _write_upload(folder: Path) -> Path:
             row.pop("votes", None)
             dst.write(json.dumps(row) + "\n")
     return out
+
+
+def _write_hh_upload(folder: Path, shared_data: Path) -> Path:
+    """The first 600 pairs of HH-RLHF helpful-base's test split, as the file a user would upload."""
+    import gzip
+
+    source = shared_data / "hh_rlhf" / "helpful-base" / "test.jsonl.gz"
+    if not source.exists():
+        pytest.skip(f"{source} is absent: the real-data journey needs ../shared/data (see its README)")
+    out = folder / "hh-helpful.jsonl"
+    with gzip.open(source, "rt", encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
+        for _, line in zip(range(N_HH), src, strict=False):
+            dst.write(line)
+    return out
+
+
+def _first_dataset(db: Path) -> None:
+    """A small dataset imported first, so the journey's dataset is not the one the app falls back to."""
+    from curator.ingest import ingest_source
+    from curator.io.demo import write_demo
+    from curator.store import Store
+
+    files = write_demo(db.parent / "first", n_pairs=40, seed=3)
+    store = Store(db)
+    try:
+        ingest_source(store, files.pairs_path, name="a-first-dataset")
+    finally:
+        store.close()
 
 
 def _metric(pg, label: str):
@@ -79,10 +111,15 @@ def _lasso(pg, x0: float, y0: float, x1: float, y1: float, *, pad: float = 8.0) 
     pg.mouse.up()
 
 
-def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
+@pytest.mark.parametrize("data", ["demo", "hh-helpful"])
+def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path, request: pytest.FixtureRequest, data: str):
     require_chromium()
-    upload = _write_upload(tmp_path)
     db = tmp_path / "journey.duckdb"
+    if data == "demo":
+        upload, DATASET, N_PAIRS, prefix = _write_demo_upload(tmp_path), "journey", N_DEMO, "journey"
+    else:
+        upload, DATASET, N_PAIRS, prefix = _write_hh_upload(tmp_path, request.getfixturevalue("shared_data")), "hh-helpful", N_HH, "journey-hh"
+        _first_dataset(db)
     shots: list[Path] = []
     started = time.monotonic()
     times: list[str] = []
@@ -95,15 +132,16 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
             chromium(expect_timeout_ms=30_000) as browser, recorded_page(browser) as (pg, rec):
         # 1. Ingest: upload the JSONL on the Home page.
         open_page(pg, url)
-        expect(pg.get_by_text("This database has no pairs yet")).to_be_visible()
-        pg.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload))
-        expect(pg.get_by_text("journey.jsonl")).to_be_visible()
+        if data == "demo":
+            expect(pg.get_by_text("This database has no pairs yet")).to_be_visible()
+        pg.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(upload))  # the "Upload a file" tab
+        expect(pg.get_by_text(upload.name)).to_be_visible()
         pg.get_by_label("Dataset name").fill(DATASET)
         pg.get_by_role("button", name="Import").click()
         wait_for_app(pg)
         expect(pg.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"{N_PAIRS:,}")
         expect(pg.get_by_role("button", name=f"Browse {DATASET}")).to_be_visible()
-        shots.append(shoot(pg, artifacts_dir, "journey-01-ingest"))
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-01-ingest"))
         done("ingest")
 
         # 2. Signals: start the embedded-default job and wait for the run to arrive.
@@ -114,8 +152,15 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
         expect(pg.get_by_role("heading", name="Reward margin")).to_be_visible(timeout=300_000)
         expect(pg.get_by_text(f"{N_PAIRS} pairs · models:")).to_be_visible()
         expect(pg.get_by_test_id("stAlertContentSuccess").filter(has_text="done")).to_be_visible()
-        shots.append(shoot(pg, artifacts_dir, "journey-02-signals"))
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-02-signals"))
         done("signals")
+        flagged = int(_metric(pg, "Likely flipped").get_by_test_id("stMetricValue").inner_text().replace(",", ""))
+        if flagged:  # Signals -> Browse: the flag becomes Browse's filter, on this dataset
+            pg.get_by_role("button", name="Browse the likely flipped pairs").click()
+            wait_for_app(pg)
+            expect(pg).to_have_url(re.compile(r"/Browse"))
+            expect(pg.get_by_text(f"of {flagged:,} pairs")).to_be_visible()
+            shots.append(shoot(pg, artifacts_dir, f"{prefix}-02b-browse-flipped"))
 
         # 3. Map: lasso the biggest cluster with the mouse; the selection becomes Browse's filter.
         open_page(pg, f"{url}/Map?dataset={DATASET}")
@@ -133,14 +178,14 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
         picked = int(re.search(r"Open ([\d,]+)", open_button.inner_text()).group(1).replace(",", ""))
         # every point of the cluster is inside the lasso, and the lasso did not take the whole map
         assert cluster["n"] <= picked < N_PAIRS, (cluster, picked)
-        shots.append(shoot(pg, artifacts_dir, "journey-03-map-lasso"))
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-03-map-lasso"))
         done("map")
         open_button.click()
         wait_for_app(pg)
         expect(pg).to_have_url(re.compile(r"/Browse"))
         expect(pg.get_by_text(f"of {picked:,} pairs")).to_be_visible()
         expect(pg.get_by_role("button", name=re.compile(f"Map selection: {picked:,} pairs"))).to_be_visible()
-        shots.append(shoot(pg, artifacts_dir, "journey-04-browse-lasso-filter"))
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-04-browse-lasso-filter"))
         done("browse")
 
         # 4. Routing: the reward ensemble judges every pair, then a 5% human budget goes to a queue.
@@ -162,7 +207,9 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
         pg.get_by_role("button", name="Create queue").click()
         wait_for_app(pg)
         expect(pg.get_by_text(f"Queue journey routed: {budget} pairs to label.")).to_be_visible()
-        shots.append(shoot(pg, artifacts_dir, "journey-05-routing"))
+        # the estimate is checked against the dataset's own labels (the reward ensemble is the only judge)
+        expect(pg.get_by_text(f"Checked against the dataset's labels on {N_PAIRS:,} pairs")).to_be_visible()
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-05-routing"))
         done("routing")
 
         # 5. Label: three pairs with the keyboard alone.
@@ -175,7 +222,7 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
             pg.keyboard.press(key)
             wait_for_app(pg)
             expect(pg.get_by_text(f"{i + 1} of {budget} labels")).to_be_visible()
-        shots.append(shoot(pg, artifacts_dir, "journey-06-label"))
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-06-label"))
         done("label")
 
         # 6. Agreement: the three labels, one annotator.
@@ -183,7 +230,7 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
         expect(_metric(pg, "Labels")).to_contain_text("3")
         expect(_metric(pg, "Annotators")).to_contain_text("1")
         expect(pg.get_by_test_id("stDataFrame").first).to_be_visible()
-        shots.append(shoot(pg, artifacts_dir, "journey-07-agreement"))
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-07-agreement"))
         done("agreement")
 
         # 7. Curate: export the whole labelled dataset with the signal run.
@@ -202,7 +249,7 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
         ds = load_from_disk(str(exports[0] / "hf"))
         assert sum(len(split) for split in ds.values()) == n_kept
         assert {"prompt", "chosen", "rejected"} <= set(ds["train"].column_names)
-        shots.append(shoot(pg, artifacts_dir, "journey-08-curate-export"))
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-08-curate-export"))
         done("curate")
 
         # 8. Train: the embedded reward trainer on the export, with its curve.
@@ -219,7 +266,7 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
         metrics = [json.loads(line) for line in (runs[0] / "metrics.jsonl").read_text().splitlines() if line]
         losses = [m["loss"] for m in metrics if "loss" in m]
         assert len(losses) >= 2 and losses[-1] < losses[0], losses  # a curve, and it goes down
-        shots.append(shoot(pg, artifacts_dir, "journey-09-train"))
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-09-train"))
         done("train")
 
         # 9. The finished run registered its model; re-score the dataset with it: a job whose result is a
@@ -231,7 +278,7 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
         started_note = pg.get_by_test_id("stAlertContentInfo").filter(has_text=f"Re-scoring {DATASET} with {model_id}")
         expect(started_note).to_be_visible()
         rescore_job = re.search(r"as job (\S+);", started_note.inner_text()).group(1)
-        shots.append(shoot(pg, artifacts_dir, "journey-10-rescore-started"))
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-10-rescore-started"))
         # The Signals page follows the job and shows its run (the run id is the job id) once it is done.
         open_page(pg, f"{url}/Signals?dataset={DATASET}")
         expect(pg.get_by_text(f"Run {rescore_job} · {N_PAIRS} pairs · models: {model_id}")).to_be_visible(
@@ -241,16 +288,17 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path):
         headers = pg.get_by_test_id("stDataFrame").last.locator("th[role=columnheader]")  # the grid's hidden copy
         expect(headers.filter(has_text=re.compile(r"^P\(label right\)$"))).to_have_count(1)
         expect(headers.filter(has_text=re.compile(r"^(issue_score|margin_std|cluster)$"))).to_have_count(0)
-        shots.append(shoot(pg, artifacts_dir, "journey-11-rescored-signals"))
+        shots.append(shoot(pg, artifacts_dir, f"{prefix}-11-rescored-signals"))
         done("rescore")
         rec.assert_clean()
 
     # The server is gone: the DuckDB file is free to read.
+    from curator.schema import PairFilter
     from curator.store import Store
 
     store = Store(db)
     try:
-        assert store.stats()["pairs"] == N_PAIRS
+        assert store.count_pairs(PairFilter(datasets=(DATASET,))) == N_PAIRS
         jobs = {j.job_id: j for j in store.jobs(limit=10, kind="signals")}
         assert len(jobs) == 2 and {j.status for j in jobs.values()} == {"done"}, jobs
         (upload,) = store.jobs(kind="import")  # the Home page's import ran as a job
