@@ -63,7 +63,7 @@ class ExportOptions(Config):
     name: str = field(default="export", metadata={"help": "Name of the export (shown in the card and lists); "
                                                           "default: the recipe's name.", "label": "Export name"})
     conversational: bool = field(default=False, metadata={"help": "Write prompt/chosen/rejected as chat messages "
-                                                                  "instead of strings.", "label": "Conversational (chat messages)"})
+                                                                  "instead of strings.", "label": "Chat messages"})
     margin: str = field(default="none", metadata={"help": "Add a `margin` column for RewardTrainer: 'none', "
                                                           "'signal' (the run's margin, clipped at 0) or 'votes' "
                                                           "(2 * vote share - 1).", "choices": MARGINS,

@@ -84,7 +84,8 @@ class SignalConfig(Config):
         "help": "Cross-fitting folds: a labelled pair's margin comes only from heads trained without it.", "min": 2,
         "max": 20, "aliases": ("--folds",), "label": "Folds"})
     n_heads: int = field(default=8, metadata={"help": "Bootstrap Bradley-Terry heads trained per fold."})
-    mc_samples: int = field(default=20, metadata={"help": "MC-dropout passes of the MLP head for BALD."})
+    mc_samples: int = field(default=20, metadata={"help": "MC-dropout passes of the MLP head for BALD.",
+                                                  "label": "MC-dropout passes"})
     variance_head: bool = field(default=True, metadata={
         "help": "Fit the variance-aware (Thurstonian) Gaussian head for var_margin and var_sigma."})
     seed: int = field(default=0, metadata={"help": "Seed of folds, bootstraps, dropout, k-means and the map."})
@@ -103,7 +104,8 @@ class SignalConfig(Config):
     # Parameters that control the features
     features: bool = field(default=False, metadata={
         "help": "Also compute the interpretable preference features (WIMHF: sparse autoencoder on the job's "
-                "embeddings, length-controlled label model) and store them as a feature run for the Features page."})
+                "embeddings, length-controlled label model) and store them as a feature run for the Features page.",
+        "label": "Also compute preference features"})
 
     def __post_init__(self) -> None:
         if isinstance(self.scorer, dict):

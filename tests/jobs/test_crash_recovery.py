@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 from jobdata import pair_records
+from killed_app import start_then_kill
 
 from curator import jobs
 from curator.io.batch import batched
@@ -86,22 +87,7 @@ def test_app_killed_while_its_worker_runs_then_reopened_loads_the_same_result(ma
     db = store.path
     store.close()  # the app process owns the file now
     runs = tmp_path / "runs-app"
-    errors = open(tmp_path / "jobs_app.err", "w+")  # noqa: SIM115 - read back below
-    app = subprocess.Popen([sys.executable, str(APP), str(db), str(runs)], stdout=subprocess.PIPE, stderr=errors,
-                           text=True, start_new_session=True)
-    try:
-        line = app.stdout.readline()
-        if not line.startswith("running "):
-            errors.seek(0)
-            raise AssertionError(f"jobs_app did not start its job: {line!r} {errors.read()[-3000:]}")
-        job_id = line.split()[1]
-        os.kill(app.pid, signal.SIGKILL)  # the app dies; its worker (own session) keeps going
-        assert app.wait(30) == -signal.SIGKILL
-    finally:
-        if app.poll() is None:
-            app.kill()
-        app.stdout.close()
-        errors.close()
+    job_id = start_then_kill(APP, db, runs, errors_to=tmp_path / "jobs_app.err")  # its worker keeps going
 
     store = Store(db)  # the app restarts on the same file
     try:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import psutil
 import pytest
 from config_surfaces import config_surfaces
+from killed_app import start_then_kill
 from streamlit.testing.v1 import AppTest
 
 from curator import jobs
@@ -85,22 +84,7 @@ def test_start_follow_rescore(page_db, toy_export):
 def test_a_run_started_on_the_page_survives_a_kill_of_the_app(page_db, tmp_path):
     """kill -9 of the app process while its training runs: the training process goes on, and the next app
     (a fresh Jobs page, then a sync) shows the run running, then done, with its model registered."""
-    errors = open(tmp_path / "train_app.err", "w+")  # noqa: SIM115 - read back below
-    app = subprocess.Popen([sys.executable, str(TRAIN_APP), str(page_db), str(EPOCHS)], stdout=subprocess.PIPE,
-                           stderr=errors, text=True, start_new_session=True, env={**os.environ})
-    try:
-        line = app.stdout.readline()
-        if not line.startswith("running "):
-            errors.seek(0)
-            raise AssertionError(f"train_app did not start its run: {line!r} {errors.read()[-3000:]}")
-        run_id = line.split()[1]
-        os.kill(app.pid, signal.SIGKILL)
-        assert app.wait(30) == -signal.SIGKILL
-    finally:
-        if app.poll() is None:
-            app.kill()
-        app.stdout.close()
-        errors.close()
+    run_id = start_then_kill(TRAIN_APP, page_db, EPOCHS, errors_to=tmp_path / "train_app.err")
 
     store = Store(page_db)  # the restarted app's store, on the same file
     try:
