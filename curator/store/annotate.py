@@ -294,7 +294,12 @@ class AnnotateMixin:
             if rows[0][4] if rows else self._execute(cur, _LIVE_CLAIM, [queue_id, annotator, now],
                                                     op="claim").fetchall():
                 return None
-            candidates = [r[:3] for r in rows if not r[3]]
+            # One slot per pair, the annotator's own expired one first (the query's order): a person
+            # holding two slots of one pair would fill one and be served the other again and again.
+            by_pair: dict[str, tuple] = {}
+            for r in rows:
+                by_pair.setdefault(r[0], r)
+            candidates = [r[:3] for r in by_pair.values() if not r[3]]
             labelled = {r[0] for r in self._execute(cur, _LABELLED_AMONG, [annotator, [c[0] for c in candidates]],
                                                    op="claim").fetchall()} if candidates else set()
             allowed = [c for c in candidates if c[0] not in labelled]
@@ -413,6 +418,8 @@ class AnnotateMixin:
                 raise _Lost()
             else:
                 filled = False
+        # Any other slot of the pair this person still holds goes back to the pool (one label, one slot).
+        self._run(cur, _REOPEN_MY_CLAIMS, [queue_id, pair_id, annotator], op="submit")
         self._run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, judgement_id, created_at) "
                       "VALUES ($1, $2, $3, 'submit', $4, $5)", [queue_id, pair_id, annotator, judgement_id, now],
                  op="submit")
@@ -423,9 +430,7 @@ class AnnotateMixin:
 
         def skip(cur: Any) -> None:
             self._touch_annotator(cur, queue_id, annotator, now, "skip")
-            self._run(cur, "UPDATE queue_slots SET state = 'open', annotator = NULL, claimed_at = NULL, "
-                          "expires_at = NULL WHERE queue_id = $1 AND pair_id = $2 AND annotator = $3 "
-                          "AND state = 'claimed'", [queue_id, pair_id, annotator], op="skip")
+            self._run(cur, _REOPEN_MY_CLAIMS, [queue_id, pair_id, annotator], op="skip")
             self._run(cur, "INSERT INTO queue_events (queue_id, pair_id, annotator, action, created_at) "
                           "VALUES ($1, $2, $3, 'skip', $4)", [queue_id, pair_id, annotator, now], op="skip")
 
@@ -572,6 +577,11 @@ _ACTIVE_SKIPS = """
       AND NOT EXISTS (SELECT 1 FROM queue_events u WHERE u.queue_id = e.queue_id AND u.action = 'undo'
                       AND u.undoes = e.event_id)
 """
+
+# Annotator $3's claimed slots on pair $2 of queue $1 go back to the pool.
+_REOPEN_MY_CLAIMS = """
+    UPDATE queue_slots SET state = 'open', annotator = NULL, claimed_at = NULL, expires_at = NULL
+    WHERE queue_id = $1 AND pair_id = $2 AND annotator = $3 AND state = 'claimed'"""
 
 # Annotator $2's live claim in queue $1 at time $3 (the newest).
 _LIVE_CLAIM = """

@@ -89,8 +89,12 @@ def test_kill_9_while_labelling_loses_no_acknowledged_label(make_store, tmp_path
         # The queue can be finished: claims the dead process held come back after their timeout.
         later = utcnow() + timedelta(seconds=timeout_s + 1)
         for w in range(THREADS):
-            while (item := next_item(store, queue.queue_id, f"crash{w}", now=later)) is not None:
+            for _ in range(n_pairs + 1):  # bounded: a pair served twice must fail here, not hang
+                if (item := next_item(store, queue.queue_id, f"crash{w}", now=later)) is None:
+                    break
                 submit_label(store, queue.queue_id, item.pair_id, f"crash{w}", Label("A"), now=later)
+            else:
+                pytest.fail(f"crash{w} is served more items than the queue has pairs")
         progress = queue_progress(store, queue.queue_id, now=later)
         assert progress["complete_items"] == n_pairs and progress["labels"] == n_pairs * overlap
         final = _queue_log(store, queue.queue_id, ids)

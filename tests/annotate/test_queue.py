@@ -261,3 +261,24 @@ def test_claims_look_past_many_excluded_slots_in_serving_order(make_store):
     assert ids.index(item_c.pair_id) in range(45, 49)
     item_b = next_item(store, q.queue_id, "b", now=T0)
     assert ids.index(item_b.pair_id) in range(0, 4)
+
+
+def test_an_expired_claim_is_taken_back_not_a_second_slot_of_its_pair(make_store):
+    """An annotator whose claim expired (a closed tab, a killed app) and who comes back must get
+    that slot again, never the pair's other slot: holding two slots of one pair, their label would
+    fill one and the other would stay claimed, served to them again and again."""
+    store = make_store(_records(2))
+    for trial in range(12):  # the claim picks among free slots at random: try it a few times
+        q = create_queue(store, name=f"expired {trial}", pair_ids=_ids(1), annotators_per_pair=2,
+                         claim_timeout_s=60)
+        who = f"x{trial}"  # someone new: a person is never served a pair they labelled
+        first = next_item(store, q.queue_id, who, now=T0)
+        back = T0 + timedelta(seconds=61)
+        served = []
+        while (item := next_item(store, q.queue_id, who, now=back)) is not None:
+            served.append(item.pair_id)
+            assert len(served) == 1, "the annotator is served the pair they just labelled"
+            assert submit_label(store, q.queue_id, item.pair_id, who, Label("A"), now=back).filled_slot
+        assert served == [first.pair_id]
+        progress = queue_progress(store, q.queue_id, now=back)
+        assert progress["labels"] == 1 and progress["in_progress"] == 0, progress
