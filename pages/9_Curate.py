@@ -106,7 +106,8 @@ with ui.errors_shown():
         with st.container(horizontal=True):
             st.button("Export snapshot", key="cur.export", type="primary", icon=":material/download:",
                       on_click=cv.export, args=(dataset.name, run), disabled=preview.n_rows == 0)
-            st.page_link(keys.TRAIN_PAGE, label="Train on an export", icon=":material/model_training:")
+            st.page_link(keys.TRAIN_PAGE, label="Train on an export", icon=":material/model_training:",
+                         query_params={keys.DATASET: dataset.name})
         exports = cv.exports_frame()
         if exports:
             st.dataframe(exports, hide_index=True, width="stretch", key="cur.exports")

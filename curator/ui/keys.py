@@ -131,6 +131,7 @@ CUR_NOTICE = "cur.notice"  # the last save/export message, shown once
 TRN_EXPORT, TRN_METHOD = "trn.export", "trn.method"
 TRN_CFG = "trn.cfg."  # prefix: then the method and one key per field of its run config (curator.ui.config_form)
 TRN_RUNS, TRN_RUN, TRN_NOTICE, TRN_RESCORE_DS = "trn.runs", "trn.run", "trn.notice", "trn.rescore_ds"
+TRN_RESCORE_RUN = "trn.rescore_run"  # the run whose re-score dataset was last defaulted
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,16 @@ def rescore(model_id: str) -> None:
                                                  "its signal run appears when the job is done.")
 
 
+def rescore_default(store: Any, info: train.RunInfo, names: list[str]) -> str | None:
+    """The dataset a run's model re-scores by default: the one its export came from, else the
+    sidebar's."""
+    export = store.export_record(info.export_id) if info.export_id else None
+    for name in (export.dataset if export else None, st.session_state.get(keys.DATASET)):
+        if name in names:
+            return name
+    return None
+
+
 def notice() -> None:
     message = st.session_state.pop(keys.TRN_NOTICE, None)
     if message:
@@ -171,8 +181,11 @@ def _panel(run_id: str) -> None:
     if info.model_id and info.method in ("embedded", "reward"):
         with st.container(horizontal=True, vertical_alignment="bottom"):
             names = [d.name for d in data.datasets()]
-            if st.session_state.get(keys.TRN_RESCORE_DS) not in names and st.session_state.get(keys.DATASET) in names:
-                st.session_state[keys.TRN_RESCORE_DS] = st.session_state[keys.DATASET]  # the sidebar's dataset
+            if st.session_state.get(keys.TRN_RESCORE_RUN) != run_id:  # a run shown anew: its own default
+                st.session_state[keys.TRN_RESCORE_RUN] = run_id
+                default = rescore_default(store, info, names)
+                if default is not None:
+                    st.session_state[keys.TRN_RESCORE_DS] = default
             st.selectbox("Re-score dataset", names, key=keys.TRN_RESCORE_DS)
             st.button("Re-score as a signal run", key="trn.rescore", icon=":material/insights:", on_click=rescore,
                       args=(info.model_id,))

@@ -15,6 +15,8 @@ from killed_app import start_then_kill
 from streamlit.testing.v1 import AppTest
 
 from curator import jobs
+from curator.io.batch import batched
+from curator.schema import PairRecord
 from curator.store import Store
 from curator.train import list_runs, run_metrics, wait_run
 from curator.ui import data as ui_data
@@ -63,6 +65,16 @@ def test_start_follow_rescore(page_db, toy_export):
     frame = at.dataframe[0].value
     assert frame["status"].tolist() == ["done"] and frame["model"].tolist() == [run.run_id]
     assert any(f"Registered as model {run.run_id}" in c.value.replace("\\", "") for c in at.caption)
+    # Another dataset, shown in the sidebar: the re-score still defaults to the export's dataset.
+    store.ingest("a-first", batched([PairRecord(f"q{i}", "yes", "no") for i in range(3)], source="test"), source="test", shape="explicit")
+    ui_data.invalidate()
+    other = AppTest.from_file(APP, default_timeout=120)  # a new session, its sidebar on the other dataset
+    other.query_params[keys.DATASET] = "a-first"
+    other.switch_page(keys.TRAIN_PAGE)
+    other = _run(other)
+    assert other.selectbox(key=keys.DATASET).value == "a-first"
+    assert set(other.selectbox(key=keys.TRN_RESCORE_DS).options) == {"a-first", "toy"}
+    assert other.selectbox(key=keys.TRN_RESCORE_DS).value == "toy"  # the export's dataset
     at.button(key="trn.rescore").click()
     at = _run(at)
     assert any("as job" in i.value for i in at.info), [e.value for e in at.error]
