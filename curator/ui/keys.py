@@ -130,8 +130,8 @@ CUR_FEAT_RUN, CUR_FEAT_DROP, CUR_FEAT_REVIEW = "cur.feat_run", "cur.feat_drop", 
 CUR_NOTICE = "cur.notice"  # the last save/export message, shown once
 TRN_EXPORT, TRN_METHOD = "trn.export", "trn.method"
 TRN_CFG = "trn.cfg."  # prefix: then the method and one key per field of its run config (curator.ui.config_form)
-TRN_RUNS, TRN_RUN, TRN_NOTICE, TRN_RESCORE_DS = "trn.runs", "trn.run", "trn.notice", "trn.rescore_ds"
-TRN_RESCORE_RUN = "trn.rescore_run"  # the run whose re-score dataset was last defaulted
+TRN_RUNS, TRN_RUN, TRN_NOTICE = "trn.runs", "trn.run", "trn.notice"
+TRN_RESCORE_DS = "trn.rescore_ds."  # prefix: then the run id
 
 
 @dataclass(frozen=True)

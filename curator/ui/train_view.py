@@ -80,9 +80,9 @@ def cancel(run_id: str) -> None:
     st.session_state[keys.TRN_NOTICE] = ("info", f"Run {info.run_id}: {'cancelling' if not info.finished else info.status}.")
 
 
-def rescore(model_id: str) -> None:
+def rescore(model_id: str, dataset_key: str) -> None:
     auth.require_admin("Re-scoring")
-    dataset = st.session_state.get(keys.TRN_RESCORE_DS)
+    dataset = st.session_state.get(dataset_key)
     try:
         handle = train.submit_rescore(data.get_store(), model_id, dataset)
     except CuratorError as e:
@@ -181,11 +181,10 @@ def _panel(run_id: str) -> None:
     if info.model_id and info.method in ("embedded", "reward"):
         with st.container(horizontal=True, vertical_alignment="bottom"):
             names = [d.name for d in data.datasets()]
-            if st.session_state.get(keys.TRN_RESCORE_RUN) != run_id:  # a run shown anew: its own default
-                st.session_state[keys.TRN_RESCORE_RUN] = run_id
-                default = rescore_default(store, info, names)
-                if default is not None:
-                    st.session_state[keys.TRN_RESCORE_DS] = default
-            st.selectbox("Re-score dataset", names, key=keys.TRN_RESCORE_DS)
+            # One widget per run, its default by `index`: a widget's state is dropped on any full run that
+            # does not draw it (the polling fragment's reruns), and then the default must come back.
+            dataset_key = keys.TRN_RESCORE_DS + run_id
+            default = rescore_default(store, info, names)
+            st.selectbox("Re-score dataset", names, index=names.index(default) if default else 0, key=dataset_key)
             st.button("Re-score as a signal run", key="trn.rescore", icon=":material/insights:", on_click=rescore,
-                      args=(info.model_id,))
+                      args=(info.model_id, dataset_key))

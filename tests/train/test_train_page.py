@@ -73,8 +73,8 @@ def test_start_follow_rescore(page_db, toy_export):
     other.switch_page(keys.TRAIN_PAGE)
     other = _run(other)
     assert other.selectbox(key=keys.DATASET).value == "a-first"
-    assert set(other.selectbox(key=keys.TRN_RESCORE_DS).options) == {"a-first", "toy"}
-    assert other.selectbox(key=keys.TRN_RESCORE_DS).value == "toy"  # the export's dataset
+    assert set(other.selectbox(key=keys.TRN_RESCORE_DS + run.run_id).options) == {"a-first", "toy"}
+    assert other.selectbox(key=keys.TRN_RESCORE_DS + run.run_id).value == "toy"  # the export's dataset
     at.button(key="trn.rescore").click()
     at = _run(at)
     assert any("as job" in i.value for i in at.info), [e.value for e in at.error]
