@@ -48,6 +48,10 @@ def eval_noise(
     typer.echo(f"confident learning's noise rate {result['noise_rate']:.1%} [{low:.1%}, {high:.1%}] · chosen is the "
                f"shorter response in {result['flagged_chosen_shorter']:.0%} of flagged pairs "
                f"({result['chosen_shorter']:.0%} of all)")
+    typer.echo(f"controlled for length: precision {result['lc_flag_precision']:.3f} (stated "
+               f"{result['lc_flag_estimated_precision']:.3f}), recall {result['lc_flag_recall']:.3f}, "
+               f"{result['lc_flagged_share']:.1%} flagged, chosen is shorter in "
+               f"{result['lc_flagged_chosen_shorter']:.0%}")
 
 
 def eval_routing(

@@ -52,6 +52,16 @@ with ui.errors_shown():
                    "with, so with a weak reward it is an upper bound.")
     if st.button("Browse the likely flipped pairs", key="sig.flipped", icon=":material/flag:"):
         signals_view.browse_filtered(run.run_id, flags=["flag_flipped"])
+    if report is not None:
+        lc_ids = report["lc_pair_ids"]
+        shorter = (f"; the chosen response is the shorter one in {report['lc_flagged_chosen_shorter']:.0%} of them"
+                   if lc_ids else "")
+        precision = f", estimated precision {report['lc_stated_precision']:.0%}" if lc_ids else ""
+        st.markdown(f"**Controlled for length: {len(lc_ids):,} pairs{precision}**{shorter}.",
+                    help=signals_view.LC_HELP)
+        if lc_ids and st.button(f"Browse the {len(lc_ids):,} pairs flagged with length controlled", key="sig.lc",
+                                icon=":material/straighten:"):
+            signals_view.open_in_browse(run.run_id, lc_ids, source="Likely flipped, controlled for length")
 
     sample = signals_view.run_signals(run.run_id, sample=signals_view.SCATTER_SAMPLE)
     if not signal_charts.available(sample, ("margin",)):

@@ -15,6 +15,9 @@ which were flipped), then report
 - ``noise_rate`` / ``noise_rate_interval``: confident learning's estimated share of wrong labels;
 - ``chosen_shorter`` / ``flagged_chosen_shorter``: share of pairs (of flagged pairs) whose labelled
   chosen response is the shorter one: a flag must not be a proxy for length;
+- ``lc_flag_precision``, ``lc_flag_recall``, ``lc_flagged_share``, ``lc_flag_estimated_precision``,
+  ``lc_flagged_chosen_shorter``: the same for the flag controlled for length (the Signals page shows
+  both; `curator.signals.noise.length_controlled_flag`);
 - ``n``, ``n_flipped``, ``seconds``.
 
 `probe_baseline` is the reference line: a plain 5-fold logistic probe on embedding differences,
@@ -134,7 +137,8 @@ def evaluate_noise(pairs: pa.Table | Iterable[PairRecord], *, flip: float, seed:
     Returns:
         ``{"n", "n_flipped", "flip", "seed", "accuracy", "auroc", "auprc", "precision_at_k",
         "flag_precision", "flag_recall", "flagged_share", "flag_estimated_precision", "noise_rate",
-        "noise_rate_interval", "chosen_shorter", "flagged_chosen_shorter", "seconds"}`` over labelled pairs (AUROC
+        "noise_rate_interval", "chosen_shorter", "flagged_chosen_shorter", the same flag figures of
+        `noise.length_controlled_flag` prefixed ``lc_``, "seconds"}`` over labelled pairs (AUROC
         etc. are NaN when nothing was flipped).
     """
     if not 0.0 <= flip < 1.0:
@@ -157,20 +161,30 @@ def evaluate_noise(pairs: pa.Table | Iterable[PairRecord], *, flip: float, seed:
     _, stated = noise.flip_flag(noise.mislabel_probability(p_correct, cfg.flip_rate))
     rate, low, high = noise.noise_rate(p_correct, seed=cfg.seed)
     shorter = chosen_is_shorter(table, noisy)[labelled]
+    lc_flag, lc_stated = noise.length_controlled_flag(p_correct, chosen_gap(table, noisy)[labelled],
+                                                      flip_rate=cfg.flip_rate, seed=cfg.seed)
+    lc = {f"lc_{k}": v for k, v in _flag_figures(flipped[labelled], lc_flag).items()}
     return {"n": int(labelled.sum()), "n_flipped": int(flipped.sum()), "flip": flip, "seed": seed,
             "accuracy": _agreement(original), **_detection(flipped[labelled], issue),
             **_flag_figures(flipped[labelled], flag), "flag_estimated_precision": stated,
             "noise_rate": rate, "noise_rate_interval": [low, high], "chosen_shorter": float(shorter.mean()),
             "flagged_chosen_shorter": float(shorter[flag].mean()) if flag.any() else float("nan"),
+            **lc, "lc_flag_estimated_precision": lc_stated,
+            "lc_flagged_chosen_shorter": float(shorter[lc_flag].mean()) if lc_flag.any() else float("nan"),
             "seconds": round(seconds, 2)}
+
+
+def chosen_gap(table: pa.Table, labels: list[str | None]) -> np.ndarray:
+    """(N,) characters of the labelled chosen response minus the rejected one's (0 when unlabelled)."""
+    a = np.array([len(x or "") for x in table.column("response_a").to_pylist()])
+    b = np.array([len(x or "") for x in table.column("response_b").to_pylist()])
+    lab = np.array(labels, dtype=object)
+    return np.where(lab == "a", a - b, np.where(lab == "b", b - a, 0))
 
 
 def chosen_is_shorter(table: pa.Table, labels: list[str | None]) -> np.ndarray:
     """(N,) True where the labelled chosen response has fewer characters than the rejected one."""
-    a = np.array([len(x or "") for x in table.column("response_a").to_pylist()])
-    b = np.array([len(x or "") for x in table.column("response_b").to_pylist()])
-    lab = np.array(labels, dtype=object)
-    return np.where(lab == "a", a < b, np.where(lab == "b", b < a, False))
+    return chosen_gap(table, labels) < 0
 
 
 def load_pairs(path: str | Path, *, limit: int | None = None) -> pa.Table:

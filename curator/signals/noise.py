@@ -16,6 +16,8 @@ Contract: arrays (and strings for the identical check) in, arrays out. Direction
   ``FLAG_PRECISION``; `flip_flag` returns that estimate with the flag.
 - ``flag_ambiguous``: the ensemble cannot tell the two responses apart: ``|margin| < margin_std``
   or ``|p_correct - 0.5| < 0.05``.
+- `length_controlled_flag`: the same flag on the reward's verdict with the length gap projected out,
+  so it does not stand for "chosen is shorter"; shown beside the flag with both length mixes.
 - `noise_rate`: confident learning's estimate of the share of wrong labels (cleanlab
   `estimate_joint`), with a bootstrap interval. With a weak reward it counts disagreement, so
   it is an upper bound there; it is reported beside the flag, not used for it.
@@ -80,6 +82,39 @@ def flip_flag(prob: np.ndarray, *, min_precision: float = FLAG_PRECISION) -> tup
         return flag, float("nan")
     flag[order[:ok[-1] + 1]] = True
     return flag, float(mean[ok[-1]])
+
+
+def length_controlled_flag(p_correct: np.ndarray, chosen_gap: np.ndarray, *, flip_rate: float, seed: int = 0,
+                           n_folds: int = 5) -> tuple[np.ndarray, float]:
+    """The "likely flipped" flag with the length gap taken out of the reward's verdict: (flag, stated precision).
+
+    A reward that prefers longer answers doubts mostly the labels whose chosen response is the
+    shorter one, so the plain flag partly says "chosen is shorter". Here the oriented margin
+    ``m = logit(p_correct)`` loses its least-squares projection on the length gap
+    ``g = tanh(gap / std)`` (label-free: orienting both by the label leaves the slope unchanged), the
+    rest is recalibrated by a temperature fitted on the other folds, and `flip_flag` takes it from
+    there. What is left flags what the reward says beyond length.
+
+    Args:
+        p_correct: (n,) calibrated, out-of-sample probability of the given label (labelled pairs only).
+        chosen_gap: (n,) characters of the chosen response minus those of the rejected one.
+        flip_rate: as `mislabel_probability`.
+        seed: seed of the recalibration folds.
+    """
+    from curator.signals.bt import fit_temperature
+
+    p = np.clip(np.asarray(p_correct, dtype=np.float64), 1e-6, 1 - 1e-6)
+    gap = np.asarray(chosen_gap, dtype=np.float64)
+    m = np.log(p / (1 - p))
+    scale = gap.std()
+    g = np.tanh(gap / scale) if scale > 0 else np.zeros_like(gap)
+    rest = m - (g @ m / (g @ g) if g.any() else 0.0) * g
+    fold = np.random.default_rng(seed).integers(0, n_folds, len(p))
+    ones = np.ones(len(p))
+    temps = np.ones(len(p))
+    for k in range(n_folds):
+        temps[fold == k] = fit_temperature(rest[fold != k], ones[fold != k])
+    return flip_flag(mislabel_probability(1 / (1 + np.exp(-rest / temps)), flip_rate))
 
 
 def noise_rate(p_correct: np.ndarray, *, seed: int = 0, n_boot: int = 50,
@@ -240,7 +275,9 @@ def flag_report(labels: Sequence[str], p_correct: np.ndarray, flag: np.ndarray, 
     Returns:
         ``n``, ``flagged``, ``stated_precision`` (mean mislabel probability of the flagged pairs),
         ``noise_rate``, ``noise_low``, ``noise_high`` (`noise_rate`), ``chosen_shorter`` and
-        ``flagged_chosen_shorter`` (share whose labelled chosen response is the shorter one).
+        ``flagged_chosen_shorter`` (share whose labelled chosen response is the shorter one); the same for
+        `length_controlled_flag` as ``lc_flagged``, ``lc_stated_precision``, ``lc_flagged_chosen_shorter``,
+        and its mask as ``lc_flag`` (the one array in the dict).
     """
     p = np.asarray(p_correct, dtype=np.float64)
     flag = np.asarray(flag, dtype=bool)
@@ -249,8 +286,12 @@ def flag_report(labels: Sequence[str], p_correct: np.ndarray, flag: np.ndarray, 
     shorter = np.where(lab == "a", la < lb, lb < la)
     prob = mislabel_probability(p, flip_rate)
     rate, low, high = noise_rate(p, seed=seed)
+    lc_flag, lc_precision = length_controlled_flag(p, np.where(lab == "a", la - lb, lb - la), flip_rate=flip_rate,
+                                                   seed=seed)
     return {"n": len(p), "flagged": int(flag.sum()),
             "stated_precision": float(prob[flag].mean()) if flag.any() else float("nan"),
             "noise_rate": rate, "noise_low": low, "noise_high": high,
             "chosen_shorter": float(shorter.mean()) if len(p) else float("nan"),
-            "flagged_chosen_shorter": float(shorter[flag].mean()) if flag.any() else float("nan")}
+            "flagged_chosen_shorter": float(shorter[flag].mean()) if flag.any() else float("nan"),
+            "lc_flag": lc_flag, "lc_flagged": int(lc_flag.sum()), "lc_stated_precision": lc_precision,
+            "lc_flagged_chosen_shorter": float(shorter[lc_flag].mean()) if lc_flag.any() else float("nan")}

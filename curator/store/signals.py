@@ -93,8 +93,8 @@ class SignalsMixin:
         return self._query(sql, [run_id], op="signals")
 
     def flag_review(self, run_id: str) -> pa.Table:
-        """Labelled pairs of a run: label, p_correct, flag_flipped, flag_ambiguous and the response lengths."""
-        return self._query("SELECT p.label, s.p_correct, s.flag_flipped, s.flag_ambiguous, p.len_a, p.len_b "
+        """Labelled pairs of a run: pair_id, label, p_correct, flag_flipped, flag_ambiguous and the response lengths."""
+        return self._query("SELECT p.pair_id, p.label, s.p_correct, s.flag_flipped, s.flag_ambiguous, p.len_a, p.len_b "
                           "FROM signals s JOIN pairs p USING (pair_id) WHERE s.run_id = ? AND p.label IS NOT NULL",
                           [run_id], op="flag_review")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -103,9 +104,12 @@ def flag_counts(dataset: str, run_id: str) -> dict[str, int]:
 def _flag_report(db: str, run_id: str, flip_rate: float, seed: int) -> dict[str, float]:
     t = Store.open(db).flag_review(run_id)
     col = {c: t.column(c).to_numpy(zero_copy_only=False) for c in ("p_correct", "len_a", "len_b")}
-    return noise.flag_report(t.column("label").to_pylist(), col["p_correct"].astype(float),
-                             t.column("flag_flipped").fill_null(False).to_numpy(zero_copy_only=False), col["len_a"],
-                             col["len_b"], flip_rate=flip_rate, seed=seed)
+    report = noise.flag_report(t.column("label").to_pylist(), col["p_correct"].astype(float),
+                               t.column("flag_flipped").fill_null(False).to_numpy(zero_copy_only=False), col["len_a"],
+                               col["len_b"], flip_rate=flip_rate, seed=seed)
+    ids = np.asarray(t.column("pair_id").to_pylist(), dtype=object)
+    report["lc_pair_ids"] = ids[report.pop("lc_flag")].tolist()  # the cache keeps plain values
+    return report
 
 
 def flag_report(run: SignalRun) -> dict[str, float] | None:
@@ -122,6 +126,12 @@ def flag_help(rate: float) -> str:
             f"as a whole is right at least {noise.FLAG_PRECISION:.0%} of the time, assuming {rate:.0%} of labels "
             "are flipped independently of the content (the run's flip rate). Pairs two fair annotators could "
             "judge either way are 'ambiguous', not flipped. Ranked by issue score, the most suspicious come first.")
+
+
+LC_HELP = ("The same flag on what the reward says beyond length: the length gap's share of its verdict is "
+           "projected out and the rest recalibrated on held-out folds. A reward that likes long answers doubts "
+           "mostly labels whose chosen response is the shorter one; this flag does not, so it finds fewer "
+           "pairs when the labels really do favour length.")
 
 
 def disputed_pairs(dataset: str, run_id: str, sample: pd.DataFrame) -> pd.DataFrame:

@@ -295,7 +295,10 @@ def test_signals_page_states_the_flag_precision_and_the_band(signals_db):
     try:
         ids = [r.pair_id for r in appdata.demo_records()]
         rng = np.random.default_rng(1)
-        p_correct = rng.uniform(0.02, 0.98, len(ids))
+        # a calibrated reward: the given label agrees with its verdict with the probability it states
+        sure = np.abs(rng.normal(0, 2.5, len(ids)))
+        z = np.where(rng.random(len(ids)) < 1 / (1 + np.exp(-sure)), sure, -sure)
+        p_correct = np.clip(1 / (1 + np.exp(-z)), 0.02, 0.98)
         flag, stated = noise.flip_flag(noise.mislabel_probability(p_correct, 0.15))
         pq.write_table(pa.table({"pair_id": ids, "margin": np.log(p_correct / (1 - p_correct)), "p_correct": p_correct,
                                  "flag_flipped": flag}), signals_db.parent / "cal.parquet")
@@ -316,6 +319,17 @@ def test_signals_page_states_the_flag_precision_and_the_band(signals_db):
     at.slider(key=keys.SIG_BAND).set_value(0.2).run()
     wider = np.mean(np.abs(p_correct - 0.5) < 0.2)
     assert any(f"{wider:.1%} of pairs lie in the band" in c.value for c in at.caption)
+    # The flag controlled for length: its count and precision, and its pairs open in Browse.
+    review = Store.open(signals_db).flag_review("run-cal")
+    labels = review.column("label").to_pylist()
+    la, lb = (review.column(c).to_numpy() for c in ("len_a", "len_b"))
+    lc, lc_stated = noise.length_controlled_flag(review.column("p_correct").to_numpy(),
+                                                 np.where(np.array(labels) == "a", la - lb, lb - la), flip_rate=0.15)
+    assert lc.any()
+    assert f"Controlled for length: {int(lc.sum()):,} pairs, estimated precision {lc_stated:.0%}" in text
+    at.button(key="sig.lc").click().run()
+    assert not at.exception, at.exception
+    assert len(at.dataframe[0].value) == int(lc.sum())
     # A run without the calibrated flag says so instead of stating a precision.
     old = _page(SIGNALS, run=FULL_RUN)
     assert any("not calibrated" in c.value for c in old.caption)

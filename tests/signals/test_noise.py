@@ -125,3 +125,35 @@ def test_flag_report_length_mix():
                           np.array([1, 5, 5, 1]), np.array([5, 1, 1, 5]), flip_rate=0.15)
     assert r["flagged"] == 2 and r["flagged_chosen_shorter"] == 1.0 and r["chosen_shorter"] == 0.5
     assert 0.5 <= r["stated_precision"] <= 1
+
+
+def _length_biased_world(n: int = 20_000, seed: int = 1):
+    """Annotators judge the content z (15% of labels then flipped); the reward also likes length."""
+    rng = np.random.default_rng(seed)
+    gap_a, z = rng.normal(0, 300, n), rng.normal(0, 2.5, n)
+    flipped = rng.random(n) < 0.15
+    label_a = (rng.random(n) < 1 / (1 + np.exp(-z))) ^ flipped
+    orient = np.where(label_a, 1.0, -1.0)
+    p = 1 / (1 + np.exp(-(z + 2.5 * np.tanh(gap_a / 300)) * orient))
+    return p, gap_a * orient, flipped
+
+
+def test_length_controlled_flag_is_not_a_proxy_for_chosen_is_shorter():
+    p, chosen_gap, flipped = _length_biased_world()
+    base = (chosen_gap < 0).mean()
+    plain, _ = noise.flip_flag(noise.mislabel_probability(p, 0.15))
+    lc, stated = noise.length_controlled_flag(p, chosen_gap, flip_rate=0.15)
+    assert (chosen_gap[plain] < 0).mean() > base + 0.2  # the plain flag follows the reward's length taste
+    assert abs((chosen_gap[lc] < 0).mean() - base) < 0.05  # this one does not
+    assert stated >= 0.5 and flipped[lc].mean() >= 0.5 > flipped[plain].mean()
+    assert lc.sum() > 0.1 * len(p) * 0.15  # and it still finds flips
+
+
+def test_flag_report_has_the_length_controlled_flag():
+    p, chosen_gap, _ = _length_biased_world(4000)
+    len_b = np.full(len(p), 1000)
+    labels = ["a"] * len(p)
+    r = noise.flag_report(labels, p, np.zeros(len(p), bool), len_b + chosen_gap, len_b, flip_rate=0.15)
+    lc, stated = noise.length_controlled_flag(p, chosen_gap, flip_rate=0.15)
+    assert r["lc_flagged"] == lc.sum() and (r["lc_flag"] == lc).all() and r["lc_stated_precision"] == pytest.approx(stated)
+    assert r["lc_flagged_chosen_shorter"] == (chosen_gap[lc] < 0).mean()

@@ -103,6 +103,7 @@ def test_cli_eval_noise_reads_any_ingestable_file(tmp_path: Path):
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"n", "n_flipped", "accuracy", "auroc", "auprc", "precision_at_k", "flag_precision", "flag_recall",
             "flagged_share", "flag_estimated_precision", "noise_rate", "chosen_shorter",
-            "flagged_chosen_shorter"} <= set(out)
+            "flagged_chosen_shorter", "lc_flag_precision", "lc_flag_recall", "lc_flagged_share",
+            "lc_flag_estimated_precision", "lc_flagged_chosen_shorter"} <= set(out)
     assert out["n"] <= 200 and out["n_flipped"] == round(0.2 * out["n"])
     assert 0.5 < out["auroc"] <= 1 and 0 <= out["flagged_share"] <= 1
