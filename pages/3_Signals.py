@@ -34,9 +34,14 @@ with ui.errors_shown():
         col.metric(label.capitalize(), f"{n:,}", f"{n / max(run.n_pairs, 1):.1%} of pairs", delta_color="off",
                    delta_arrow="off")
     report = signals_view.flag_report(run)
-    if report is None:
-        st.caption("This run's 'likely flipped' flag is not calibrated (a re-score, or a run from an older version): "
-                   "compute signals again for a flag with a stated precision.")
+    note = signals_view.rescore_note(run, report)
+    if note:
+        st.caption(note)
+    if report is not None and not report["n"]:
+        report = None
+    elif report is None:
+        st.caption("This run's 'likely flipped' flag is not calibrated (a run from an older version): compute it "
+                   "again for a flag with a stated precision.")
     elif report["flagged"]:
         st.markdown(f"**Likely flipped: {report['flagged']:,} pairs, estimated precision of this flag "
                     f"{report['stated_precision']:.0%}.** The chosen response is the shorter one in "
@@ -73,8 +78,10 @@ with ui.errors_shown():
                          help="Pairs the reward ensemble cannot tell apart: two fair annotators could choose "
                               "either response. Widen the band to see what it holds.")
         near = sample.loc[(sample["p_correct"] - 0.5).abs() < band, "pair_id"].tolist()
-        share = len(near) / max(len(sample), 1)
-        st.caption(f"{share:.1%} of pairs lie in the band (about {round(share * run.n_pairs):,} of {run.n_pairs:,}).")
+        scored = int(sample["p_correct"].notna().sum())  # a re-score gives none to its in-sample pairs
+        share, total = len(near) / max(scored, 1), round(run.n_pairs * scored / max(len(sample), 1))
+        of = "of pairs" if scored == len(sample) else "of the pairs with a P(label right)"
+        st.caption(f"{share:.1%} {of} lie in the band (about {round(share * total):,} of {total:,}).")
         if near and st.button(f"Open the {len(near):,} pairs in the band in Browse", key="sig.band.open",
                               icon=":material/open_in_new:"):
             signals_view.open_in_browse(run.run_id, near, source="Ambiguous band")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from curator.errors import CuratorError
 from curator.train.config import config_from_dict
-from curator.train.rescore import COMPUTE, SCORABLE, STAGES, RescoreConfig
+from curator.train.rescore import COMPUTE, DEFAULT_FLIP_RATE, SCORABLE, STAGES, RescoreConfig
 
 if TYPE_CHECKING:
     from curator.jobs import JobHandle
@@ -52,17 +52,28 @@ def register_run(store: Store, run_dir: str | Path, *, model_id: str | None = No
     return store.model(model_id)
 
 
-def rescore_config(model: ModelRecord, *, flip_below: float = 0.2, cache_dir: str | None = None) -> RescoreConfig:
-    """The job config that re-scores with a registered model."""
+def rescore_config(model: ModelRecord, *, flip_rate: float = DEFAULT_FLIP_RATE,
+                   cache_dir: str | None = None) -> RescoreConfig:
+    """The job config that re-scores with a registered model; it names the model's training split, whose
+    pairs the re-score keeps in-sample."""
     if model.kind not in SCORABLE:
         raise RegistryError(f"Model {model.model_id!r} is a {model.kind!r} model; only {SCORABLE} models re-score "
                             f"pairs.")
     return RescoreConfig(model_id=model.model_id, kind=model.kind, path=model.path,
-                         max_length=int(model.config.get("max_length", 2048)), flip_below=flip_below,
-                         cache_dir=cache_dir)
+                         max_length=int(model.config.get("max_length", 2048)), flip_rate=flip_rate,
+                         trained_on=_training_split(model), cache_dir=cache_dir)
 
 
-def submit_rescore(store: Store, model_id: str, dataset: str, *, flip_below: float = 0.2,
+def _training_split(model: ModelRecord) -> str | None:
+    split = Path(str(model.config.get("data") or "")) / "train.parquet"
+    if model.config.get("data") and split.is_file():
+        return str(split.resolve())
+    logger.warning("model %s: its training split %s is gone; its re-scores give no probabilities", model.model_id,
+                   split)
+    return None
+
+
+def submit_rescore(store: Store, model_id: str, dataset: str, *, flip_rate: float = DEFAULT_FLIP_RATE,
                    cache_dir: str | None = None, runs_dir: str | Path | None = None) -> JobHandle:
     """Queue a job that scores every pair of `dataset` with a registered model (a worker process does it).
 
@@ -77,16 +88,16 @@ def submit_rescore(store: Store, model_id: str, dataset: str, *, flip_below: flo
         raise RegistryError(f"No registered model {model_id!r}; registered: {known or 'none'}.")
     if dataset not in {d.name for d in store.datasets()}:
         raise RegistryError(f"No dataset {dataset!r} to re-score.")
-    cfg = rescore_config(model, flip_below=flip_below, cache_dir=cache_dir)
+    cfg = rescore_config(model, flip_rate=flip_rate, cache_dir=cache_dir)
     return jobs.submit_signals(store, dataset, cfg, runs_dir=runs_dir, compute=COMPUTE, stages=STAGES)
 
 
-def rescore(store: Store, model_id: str, dataset: str, *, flip_below: float = 0.2, cache_dir: str | None = None,
+def rescore(store: Store, model_id: str, dataset: str, *, flip_rate: float = DEFAULT_FLIP_RATE, cache_dir: str | None = None,
             runs_dir: str | Path | None = None, timeout: float | None = None) -> str:
     """Re-score `dataset` with a registered model as a job, wait for it, and return the new signal run's id."""
     from curator import jobs
 
-    handle = submit_rescore(store, model_id, dataset, flip_below=flip_below, cache_dir=cache_dir, runs_dir=runs_dir)
+    handle = submit_rescore(store, model_id, dataset, flip_rate=flip_rate, cache_dir=cache_dir, runs_dir=runs_dir)
     if handle.cached:
         return str(handle.run_id)
     job = jobs.wait(store, str(handle.job_id), timeout=timeout)

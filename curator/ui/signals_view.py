@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from curator import jobs
@@ -103,21 +104,41 @@ def flag_counts(dataset: str, run_id: str) -> dict[str, int]:
 @st.cache_data(ttl=data.TTL, max_entries=16, show_spinner="Checking the flags…")
 def _flag_report(db: str, run_id: str, flip_rate: float, seed: int) -> dict[str, float]:
     t = Store.open(db).flag_review(run_id)
+    p_correct = t.column("p_correct").to_numpy(zero_copy_only=False).astype(float)
+    # A re-score gives no probability for the pairs its model trained on (in-sample): they are left out.
+    t = t.filter(pa.array(np.isfinite(p_correct)))
+    if not t.num_rows:
+        return {"n": 0, "in_sample": len(p_correct), "flagged": 0, "lc_pair_ids": []}
     col = {c: t.column(c).to_numpy(zero_copy_only=False) for c in ("p_correct", "len_a", "len_b")}
     report = noise.flag_report(t.column("label").to_pylist(), col["p_correct"].astype(float),
                                t.column("flag_flipped").fill_null(False).to_numpy(zero_copy_only=False), col["len_a"],
                                col["len_b"], flip_rate=flip_rate, seed=seed)
     ids = np.asarray(t.column("pair_id").to_pylist(), dtype=object)
     report["lc_pair_ids"] = ids[report.pop("lc_flag")].tolist()  # the cache keeps plain values
+    report["in_sample"] = len(p_correct) - t.num_rows
     return report
 
 
 def flag_report(run: SignalRun) -> dict[str, float] | None:
-    """`curator.signals.noise.flag_report` of a signals run; None for runs whose flag is not the calibrated
-    one (re-scores, runs from before it)."""
+    """`curator.signals.noise.flag_report` of a signals run (plus ``in_sample``: labelled pairs with no
+    out-of-sample probability); None for runs whose flag is not the calibrated one (runs from before it)."""
     if "flip_rate" not in run.params:
         return None
     return _flag_report(data.db_path(), run.run_id, float(run.params["flip_rate"]), int(run.params.get("seed", 0)))
+
+
+def rescore_note(run: SignalRun, report: dict[str, float] | None) -> str | None:
+    """What a re-score run's numbers are (None for other runs): which pairs are in-sample for its model."""
+    if not run.cache_key.startswith(RESCORE_PREFIX) or report is None:
+        return None
+    model = inline(", ".join(run.models) or "a model", max_chars=80)
+    if not report["n"]:
+        return (f"Re-scored by {model}. None of the labelled pairs is out of sample for it (it trained on them, or "
+                "its training split is gone), so it gives no probabilities and flags nothing; its margins are on "
+                "the model's own scale.")
+    return (f"Re-scored by {model}. Margins are calibrated log-odds: the model's scale is fitted on held-out folds "
+            f"of the {report['n']:,} labelled pairs it did not train on. The {report['in_sample']:,} pairs it trained "
+            "on are in-sample: they keep a margin but get no P(label right) and are never flagged.")
 
 
 def flag_help(rate: float) -> str:

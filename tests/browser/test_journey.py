@@ -27,6 +27,8 @@ import pytest
 from browser_support import chromium, open_page, recorded_page, require_chromium, serve_app, shoot, wait_for_app
 from playwright.sync_api import expect
 
+from curator.train.rescore import MIN_HELD_OUT
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 N_DEMO = 200
@@ -284,9 +286,17 @@ def test_journey_ingest_to_rescore(tmp_path: Path, artifacts_dir: Path, request:
         expect(pg.get_by_text(f"Run {rescore_job} · {N_PAIRS} pairs · models: {model_id}")).to_be_visible(
             timeout=180_000)
         expect(pg.get_by_role("heading", name="Reward margin")).to_be_visible()
+        # The model's training split is in-sample for it: the page says so, and calibrates on the other
+        # labelled pairs when there are enough of them (all journey pairs are labelled).
+        held_out = N_PAIRS - len(ds["train"])
+        calibrated = held_out >= MIN_HELD_OUT
+        note = (rf"Margins are calibrated log-odds: .* of the {held_out:,} labelled pairs it did not train on\. The "
+                rf"{len(ds['train']):,} pairs it trained on are in-sample" if calibrated
+                else r"None of the labelled pairs is out of sample for it")
+        expect(pg.get_by_text(re.compile(note))).to_be_visible()
         # its disputed-pairs table shows the signals a re-score has, and no empty columns for the others
         headers = pg.get_by_test_id("stDataFrame").last.locator("th[role=columnheader]")  # the grid's hidden copy
-        expect(headers.filter(has_text=re.compile(r"^P\(label right\)$"))).to_have_count(1)
+        expect(headers.filter(has_text=re.compile(r"^P\(label right\)$"))).to_have_count(int(calibrated))
         expect(headers.filter(has_text=re.compile(r"^(issue_score|margin_std|cluster)$"))).to_have_count(0)
         shots.append(shoot(pg, artifacts_dir, f"{prefix}-11-rescored-signals"))
         done("rescore")

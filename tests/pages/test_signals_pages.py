@@ -384,3 +384,42 @@ def test_a_changed_config_default_changes_the_cli_help_and_the_page_form(signals
                                        "n_folds: int = field(default=7,"), *args)
     assert before["form"] == 5 and "--n-folds" in before["help"] and "[default: 5]" in before["help"]
     assert after["form"] == 7 and "[default: 7]" in after["help"] and "[default: 5]" not in after["help"]
+
+
+def test_a_rescore_run_says_which_pairs_are_in_sample_and_flags_only_the_others(signals_db):
+    from curator.train.rescore import calibrate
+
+    store = Store(signals_db)
+    try:
+        review = store.flag_review(FULL_RUN)  # the labelled pairs
+        labelled = set(review.column("pair_id").to_pylist())
+        ids = [r.pair_id for r in appdata.demo_records()]
+        labels = dict(zip(review.column("pair_id").to_pylist(), review.column("label").to_pylist(), strict=True))
+        sign = np.array([1 if labels.get(p) == "a" else -1 if labels.get(p) == "b" else 0 for p in ids])
+        rng = np.random.default_rng(3)
+        ab = 25 * np.where(rng.random(len(ids)) < 0.8, sign, -sign) * rng.uniform(0.2, 1.0, len(ids))
+        trained = np.array([i % 3 == 0 for i in range(len(ids))]) & (sign != 0)
+        out = calibrate(ab, sign, trained, flip_rate=0.15)
+        assert out.fitted
+        pq.write_table(pa.table({"pair_id": ids, "margin": out.margin,
+                                 "p_correct": pa.array(out.p_correct, from_pandas=True), "flag_flipped": out.flag}),
+                       signals_db.parent / "re.parquet")
+        store.load_signal_run(run_id="run-re", dataset="demo", dataset_version=store.dataset_version("demo"),
+                              cache_key="rescore-42", models=["embedded-7"],
+                              params={"flip_rate": 0.15, "trained_on": "/x/train.parquet"},
+                              signals_path=signals_db.parent / "re.parquet")
+    finally:
+        store.close()
+    at = _page(SIGNALS, run="run-re")
+    held = int(((sign != 0) & ~trained).sum())
+    assert held == len(labelled) - int(trained.sum())
+    note = " ".join(c.value for c in at.caption)
+    assert (f"held-out folds of the {held:,} labelled pairs it did not train on. The {int(trained.sum()):,} pairs it "
+            "trained on are in-sample") in note
+    text = " ".join(m.value for m in at.markdown)
+    assert out.flag.any() and f"Likely flipped: {int(out.flag.sum()):,} pairs" in text
+    assert not any("not calibrated" in c.value for c in at.caption)
+    # the ambiguous band counts among the pairs that have a probability
+    p = out.p_correct[np.isfinite(out.p_correct)]
+    share = np.mean(np.abs(p - 0.5) < 0.05)
+    assert any(f"{share:.1%} of the pairs with a P(label right) lie in the band" in c.value for c in at.caption)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +53,10 @@ def test_background_run_writes_metrics_and_registers(toy_store, toy_export, tmp_
     signals = toy_store.signals(run_id, ("margin", "p_correct"))
     margins = signals.column("margin").to_pylist()
     assert sum(m > 0 for m in margins) >= 40  # the model agrees with the (good > bad) labels
+    # The re-score knows which pairs the model trained on: those are in-sample and get no probability;
+    # the 12 held-out pairs are too few to fit its scale on, so none does.
+    assert Path(run.params["trained_on"]) == (toy_export.path / "train.parquet").resolve()
+    assert signals.column("p_correct").null_count == 48
     with pytest.raises(Exception, match="registered already"):
         register_run(toy_store, info.run_dir)
 
