@@ -7,9 +7,10 @@ preference format; prompts and responses are strings or chat messages. Nothing h
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curator.errors import CuratorError
@@ -32,6 +33,23 @@ def load_split(data: str | Path, split: str) -> pa.Table:
         raise TrainDataError(f"{path} lacks column(s) {missing}; expected TRL preference rows "
                              f"(prompt, chosen, rejected).")
     return table
+
+
+AI_LABEL = "ai"  # `label_source` of an exported pair whose label an AI judge gave (curator.curate)
+
+
+def evaluation_split(data: str | Path) -> tuple[pa.Table, int]:
+    """The test split a run is scored on, and how many of its rows are left out: those labelled by an AI judge.
+
+    Scored against AI verdicts, a reward model measures its agreement with that judge, not label accuracy,
+    and with the embedded reward ensemble as the judge it measures agreement with itself (a circular
+    0.85 where the honest figure is 0.63 on HH-RLHF).
+    """
+    table = load_split(data, "test")
+    if not table.num_rows or "label_source" not in table.column_names:
+        return table, 0
+    kept = table.filter(pc.fill_null(pc.not_equal(table.column("label_source"), AI_LABEL), True))
+    return kept, table.num_rows - kept.num_rows
 
 
 def _text(value: Any) -> str:
@@ -58,16 +76,24 @@ def pair_texts(table: pa.Table) -> tuple[list[str], list[str], list[str]]:
     return ([_text(v) for v in cols[0]], [_text(v) for v in cols[1]], [_text(v) for v in cols[2]])
 
 
-def load_dataset_splits(data: str | Path, *, keep: tuple[str, ...] = ()) -> tuple[Any, Any]:
-    """(train, test or None) as `datasets.Dataset` with prompt/chosen/rejected + the `keep` columns."""
+class Splits(NamedTuple):
+    """An export as `datasets.Dataset` objects; ``test`` is None when nothing is left to evaluate on."""
+
+    train: Any
+    test: Any
+    eval_ai_left_out: int  # test rows left out because an AI judge labelled them (`evaluation_split`)
+
+
+def load_dataset_splits(data: str | Path, *, keep: tuple[str, ...] = ()) -> Splits:
+    """(train, test or None, AI-labelled test rows left out) with prompt/chosen/rejected + the `keep` columns."""
     from datasets import Dataset
 
+    test, left_out = evaluation_split(data)
     out = []
-    for split in ("train", "test"):
-        table = load_split(data, split)
+    for table in (load_split(data, "train"), test):
         if not table.num_rows:
             out.append(None)
             continue
         cols = [c for c in ("prompt", "chosen", "rejected", *keep) if c in table.column_names]
         out.append(Dataset.from_dict(table.select(cols).to_pydict()))
-    return out[0], out[1]
+    return Splits(out[0], out[1], left_out)

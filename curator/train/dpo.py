@@ -29,7 +29,7 @@ def run(cfg: DPORunConfig, run_dir: str | Path) -> dict[str, Any]:
     from trl import DPOConfig, DPOTrainer
 
     run_dir = Path(run_dir)
-    train, test = load_dataset_splits(cfg.data)
+    train, test, ai_left_out = load_dataset_splits(cfg.data)
     tok = load_tokenizer(cfg.base_model)
     check_chat_template(tok, train, cfg.base_model)
     if tok.eos_token is None:
@@ -50,6 +50,8 @@ def run(cfg: DPORunConfig, run_dir: str | Path) -> dict[str, Any]:
         final.update(eval_pairs=len(test), eval_loss=metrics.get("eval_loss"),
                      eval_accuracy=metrics.get("eval_rewards/accuracies"),
                      eval_margin=metrics.get("eval_rewards/margins"))
+    if cfg.evaluate and ai_left_out:
+        final["eval_ai_left_out"] = ai_left_out
     save_final(trainer, tok, run_dir / "model", merge_lora=cfg.use_lora)
     (run_dir / "eval.json").write_text(json.dumps(final, indent=2, default=str))
     return final

@@ -29,7 +29,7 @@ from scipy.special import expit
 
 from curator.signals.bt import compute_style_features
 from curator.train.config import EmbeddedRewardRunConfig
-from curator.train.data import load_split, pair_texts
+from curator.train.data import evaluation_split, load_split, pair_texts
 from curator.train.embeddings import embed_prompts, embed_responses, resolve_embedder
 from curator.train.metrics import MetricsWriter
 
@@ -175,7 +175,7 @@ def run(cfg: EmbeddedRewardRunConfig, run_dir: str | Path) -> dict[str, Any]:
     cache = cfg.cache_dir or str(embedding_cache_dir(cfg.data))
     embedder = resolve_embedder(cfg.embedder)
     train = load_split(cfg.data, "train")
-    test = load_split(cfg.data, "test") if cfg.evaluate else None
+    test, ai_left_out = evaluation_split(cfg.data) if cfg.evaluate else (None, 0)
     prompts, chosen, rejected = pair_texts(train)
     logger.info("embedding %d training pairs with %s", len(prompts), embedder)
     diff = pair_diffs(prompts, chosen, rejected, embedder=embedder, cache_dir=cache)
@@ -208,5 +208,7 @@ def run(cfg: EmbeddedRewardRunConfig, run_dir: str | Path) -> dict[str, Any]:
                              "embedder": embedder}
     if test_diff is not None:
         final.update(eval_pairs=int(len(test_diff)), eval_accuracy=float((test_diff @ w > 0).mean()))
+    if ai_left_out:
+        final["eval_ai_left_out"] = ai_left_out
     (run_dir / "eval.json").write_text(json.dumps(final, indent=2))
     return final

@@ -39,7 +39,7 @@ def run(cfg: RewardRunConfig, run_dir: str | Path) -> dict[str, Any]:
     from trl import RewardConfig, RewardTrainer
 
     run_dir = Path(run_dir)
-    train, test = load_dataset_splits(cfg.data, keep=("margin",) if cfg.use_margin else ())
+    train, test, ai_left_out = load_dataset_splits(cfg.data, keep=("margin",) if cfg.use_margin else ())
     tok = load_tokenizer(cfg.base_model)
     check_chat_template(tok, train, cfg.base_model)
     if tok.eos_token is None:
@@ -70,6 +70,8 @@ def run(cfg: RewardRunConfig, run_dir: str | Path) -> dict[str, Any]:
         metrics = trainer.evaluate()
         final.update(eval_pairs=len(trainer.eval_dataset), eval_accuracy=metrics.get("eval_accuracy"),
                      eval_loss=metrics.get("eval_loss"), eval_margin=metrics.get("eval_margin"))
+    if cfg.evaluate and ai_left_out:
+        final["eval_ai_left_out"] = ai_left_out
     save_final(trainer, tok, run_dir / "model", merge_lora=cfg.use_lora)
     (run_dir / "eval.json").write_text(json.dumps(final, indent=2, default=str))
     return final

@@ -173,9 +173,14 @@ def _panel(run_id: str) -> None:
         return
     if info.status != "done":
         return
-    shown = [(k, v) for k, v in info.final.items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    shown = [(k, v) for k, v in info.final.items()
+             if isinstance(v, int | float) and not isinstance(v, bool) and k != "eval_ai_left_out"]
     for col, (name, value) in zip(st.columns(max(len(shown), 1)), shown, strict=False):
         col.metric(name.replace("_", " "), f"{value:.3f}" if isinstance(value, float) else f"{value:,}")
+    if info.final.get("eval_ai_left_out"):
+        st.caption(f"{info.final['eval_ai_left_out']:,} test pairs whose label an AI judge gave are left out of the "
+                   "evaluation: scored against them, a model measures its agreement with the judge (with the "
+                   "reward ensemble as judge, with itself), not label accuracy.")
     if info.model_id:
         st.caption(f"Registered as model {inline(info.model_id)}.")
     if info.model_id and info.method in ("embedded", "reward"):

@@ -34,6 +34,34 @@ def test_run_in_process(toy_export, tmp_path, fake_embedder):
     assert m[0] > 0
 
 
+def test_ai_labelled_test_pairs_are_left_out_of_the_evaluation(toy_export, tmp_path, fake_embedder):
+    """A model is scored against the labels people or the dataset gave, never against AI verdicts."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "export"
+    shutil.copytree(toy_export.path, data)
+    test = pq.read_table(data / "test.parquet")
+    n = test.num_rows
+    ai = np.arange(n) < n // 2
+    # the AI judge got its half backwards: scored against it, the model would look half wrong
+    chosen, rejected = test.column("chosen").to_pylist(), test.column("rejected").to_pylist()
+    test = test.set_column(test.schema.get_field_index("chosen"), "chosen",
+                           pa.array([r if a else c for c, r, a in zip(chosen, rejected, ai, strict=True)]))
+    test = test.set_column(test.schema.get_field_index("rejected"), "rejected",
+                           pa.array([c if a else r for c, r, a in zip(chosen, rejected, ai, strict=True)]))
+    sources = ["ai" if a else s for s, a in zip(test.column("label_source").to_pylist(), ai, strict=True)]
+    test = test.set_column(test.schema.get_field_index("label_source"), "label_source", pa.array(sources))
+    (data / "test.parquet").chmod(0o644)
+    pq.write_table(test, data / "test.parquet")
+    final = run(EmbeddedRewardRunConfig(data=str(data), num_train_epochs=30, logging_steps=10), tmp_path / "run")
+    assert final["eval_ai_left_out"] == int(ai.sum()) > 0
+    assert final["eval_pairs"] == n - int(ai.sum())
+    assert final["eval_accuracy"] == 1.0
+
+
 def test_cache_embeds_each_text_once(tmp_path, fake_embedder, monkeypatch):
     calls = []
     import curator.train.embeddings as emb
