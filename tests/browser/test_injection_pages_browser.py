@@ -24,8 +24,10 @@ import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, Recorder, serve_app, wait_for_app
 from playwright.sync_api import Page, expect
 
+from curator.features import run_features
 from curator.io.batch import batched
 from curator.schema import Judgement, PairRecord
+from curator.signals.features import FeatureConfig
 from curator.store import Store
 
 pytestmark = pytest.mark.browser
@@ -53,6 +55,7 @@ CLUSTER_NAMES = (f"<script>window.{FLAG}=6</script>", f"<a href='javascript:wind
                  "<img src=http://evil.example/c.png>")
 QUEUE_NAME = f"<b>queue</b> <img src=q onerror=window.{FLAG}=8>"
 # A dataset name is data too (`--name`, the upload form): widget labels, options and captions show it.
+FEATURES_DATASET = "hostile-features"
 DATASET_NAME = "md ![a](http://127.0.0.2/n.png) $x^2$ :red[r] <img src=z onerror=window.__curator_pwned=9>"
 
 
@@ -65,6 +68,17 @@ def hostile_records() -> list[PairRecord]:
             label="a", split="train", metadata={"note": HOSTILE[0]},
             judgements=(Judgement("human", ANNOTATORS[0], a, rationale=HOSTILE[2]),
                         Judgement("human", ANNOTATORS[1], b, rationale=HOSTILE[1]))))
+    return out
+
+
+def hostile_feature_records(n: int = 60) -> list[PairRecord]:
+    """Enough labelled pairs for a feature run; the chosen response is the longer one, with payloads in both."""
+    out = []
+    for i in range(n):
+        long, short = f"{HOSTILE[i % 4]} {TEXT} detail {i} " * 2, f"{HOSTILE[(i + 1) % 4]} short {i}"
+        a_long = i % 2 == 0
+        out.append(PairRecord(prompt=f"Question {i}: {HOSTILE[i % len(HOSTILE)]}", response_a=long if a_long else short,
+                              response_b=short if a_long else long, label="a" if a_long else "b", split="train"))
     return out
 
 
@@ -91,6 +105,10 @@ def build(folder: Path) -> Path:
                                            source="fixture"), source="named.jsonl", shape="explicit")
         store.create_queue(queue_id="q-hostile", name=QUEUE_NAME, pair_ids=ids, annotators_per_pair=1,
                            claim_timeout_s=600)
+        # Features name themselves from the data's words and show its pairs: a real feature run on hostile text.
+        store.ingest(FEATURES_DATASET, batched(hostile_feature_records(), source="fixture"), source="features.jsonl",
+                     shape="explicit")
+        run_features(store, FEATURES_DATASET, FeatureConfig(max_epochs=3))
     finally:
         store.close()
     return db
@@ -222,7 +240,7 @@ def test_pages_with_names_from_the_data_stay_inert(hostile_url, page, path):
 
 
 @pytest.mark.parametrize("path", ["", "Browse", "Overview", "Signals", "Map", "Jobs", "Label", "Agreement", "Routing",
-                                  "Curate", "Train"])
+                                  "Curate", "Train", "Features"])
 def test_a_dataset_name_from_the_data_stays_inert(hostile_url, page, path):
     """Every page with the hostile-named dataset in view (no queue, no signals for it): nothing fetched."""
     from urllib.parse import quote
@@ -234,3 +252,15 @@ def test_a_dataset_name_from_the_data_stays_inert(hostile_url, page, path):
     assert not pg.get_by_test_id("stException").count(), shown_text(pg)[:2000]
     assert_inert(pg, rec)
     assert pg.locator("[data-testid='stApp'] .katex").count() == 0, "the name rendered as math"
+
+
+def test_features_page_shows_names_and_pairs_from_the_data_as_text(hostile_url, page):
+    """Feature names come from the top pairs' words and the page shows those pairs: inert text too."""
+    pg, rec = page
+    _open(pg, f"{hostile_url}/Features?dataset={FEATURES_DATASET}")
+    expect(pg.get_by_role("heading", name="Features").first).to_be_visible()
+    pg.wait_for_timeout(800)  # the effect chart draws after mount
+    assert not pg.get_by_test_id("stException").count(), shown_text(pg)[:2000]
+    assert_inert(pg, rec)
+    shown = shown_text(pg)
+    assert any(s in shown for s in HOSTILE[:4]), shown[:2000]  # the top pairs' payloads are there, as text
